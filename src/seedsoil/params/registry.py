@@ -1,0 +1,148 @@
+"""Every number the model uses, as data: value, unit, allowed range, source and confidence.
+
+The defaults ship as CSV files in ``seedsoil/params/data``; a :class:`ParameterSet` is an
+immutable mapping from dotted names (``organ.liver.extravasation_ease``) to float values
+that also keeps each value's metadata.
+
+>>> p = default_parameters()
+>>> p["circulation.ctc_half_life_h"]
+1.5
+>>> p.meta("circulation.ctc_half_life_h").unit
+'hour'
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from importlib import resources
+
+CONFIDENCE_LEVELS = ("verified", "recalled", "estimated", "calibrated")
+DATA_FILES = ("parameters.csv", "organs.csv", "subtypes.csv")
+
+
+class ParameterError(ValueError):
+    """A parameter name or value that the registry does not allow."""
+
+    def __init__(self, name: str, value: object, allowed: str):
+        self.name, self.value, self.allowed = name, value, allowed
+        super().__init__(f"{name} = {value!r}: {allowed}")
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One model parameter with its provenance; ``minimum``/``maximum`` bound the value."""
+
+    name: str
+    value: float
+    unit: str
+    minimum: float
+    maximum: float
+    source: str
+    confidence: str
+    description: str
+
+    def check(self, value: object) -> float:
+        """Return ``value`` as float if allowed for this parameter, else raise ParameterError."""
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ParameterError(self.name, value, f"must be a number in [{self.minimum:g}, {self.maximum:g}] {self.unit}")
+        v = float(value)
+        if not math.isfinite(v) or not (self.minimum <= v <= self.maximum):
+            raise ParameterError(self.name, value, f"must be in [{self.minimum:g}, {self.maximum:g}] {self.unit}")
+        return v
+
+
+class ParameterSet(Mapping[str, float]):
+    """Immutable mapping name -> value with metadata; build variants with :meth:`with_overrides`."""
+
+    def __init__(self, parameters: Mapping[str, Parameter]):
+        self._p = dict(parameters)
+
+    def __getitem__(self, name: str) -> float:
+        try:
+            return self._p[name].value
+        except KeyError:
+            raise KeyError(f"unknown parameter {name!r}") from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._p)
+
+    def __len__(self) -> int:
+        return len(self._p)
+
+    def meta(self, name: str) -> Parameter:
+        """The full record (unit, range, source, confidence) of one parameter."""
+        if name not in self._p:
+            raise ParameterError(name, None, "unknown parameter (see `seedsoil params`)")
+        return self._p[name]
+
+    def records(self) -> list[Parameter]:
+        return list(self._p.values())
+
+    def with_overrides(self, overrides: Mapping[str, object]) -> ParameterSet:
+        """A copy with some values replaced; each name must exist and each value be in range."""
+        new = dict(self._p)
+        for name, value in overrides.items():
+            if name not in self._p:
+                raise ParameterError(name, value, "unknown parameter (see `seedsoil params`)")
+            rec = self._p[name]
+            new[name] = replace(rec, value=rec.check(value))
+        return ParameterSet(new)
+
+    def group(self, prefix: str) -> dict[str, float]:
+        """Values under ``prefix.`` keyed by the remainder of the name."""
+        pre = prefix.rstrip(".") + "."
+        return {k[len(pre):]: p.value for k, p in self._p.items() if k.startswith(pre)}
+
+    def digest(self) -> str:
+        """SHA-256 of the sorted name=value pairs: the parameter hash in run manifests."""
+        h = hashlib.sha256()
+        for k in sorted(self._p):
+            h.update(f"{k}={self._p[k].value!r}\n".encode())
+        return h.hexdigest()
+
+    def to_frame(self):
+        """All parameters as a pandas DataFrame (one row each)."""
+        import pandas as pd
+
+        return pd.DataFrame([p.__dict__ for p in self._p.values()])
+
+
+def _read_csv(text: str, origin: str) -> dict[str, Parameter]:
+    out: dict[str, Parameter] = {}
+    for row in csv.DictReader(text.splitlines()):
+        p = Parameter(
+            name=row["name"],
+            value=float(row["value"]),
+            unit=row["unit"],
+            minimum=float(row["min"]),
+            maximum=float(row["max"]),
+            source=row["source"],
+            confidence=row["confidence"],
+            description=row["description"],
+        )
+        if p.confidence not in CONFIDENCE_LEVELS:
+            raise ValueError(f"{origin}: {p.name}: confidence {p.confidence!r} not in {CONFIDENCE_LEVELS}")
+        p.check(p.value)
+        if p.name in out:
+            raise ValueError(f"{origin}: duplicate parameter {p.name}")
+        out[p.name] = p
+    return out
+
+
+@lru_cache(maxsize=1)
+def default_parameters() -> ParameterSet:
+    """The shipped default parameter set (read once)."""
+    params: dict[str, Parameter] = {}
+    pkg = resources.files("seedsoil.params") / "data"
+    for fname in DATA_FILES:
+        chunk = _read_csv((pkg / fname).read_text(encoding="utf-8"), fname)
+        dup = set(chunk) & set(params)
+        if dup:
+            raise ValueError(f"{fname}: parameters defined twice: {sorted(dup)}")
+        params.update(chunk)
+    return ParameterSet(params)

@@ -1,0 +1,115 @@
+"""The scenario: a validated set of overrides on the default parameters plus the cohort mix.
+
+A scenario is what a user writes in TOML; :func:`seedsoil.scenario.load.load_scenario`
+turns a file (or a built-in name) into a :class:`Scenario`, rejecting anything unknown.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+SUBTYPES = ("luminal_a", "luminal_b", "her2", "triple_negative")
+HISTOLOGIES = ("idc", "ilc")
+TRAITS = (
+    "ecad", "cxcr4", "her2", "er", "emt", "mmp", "pthrp", "platelet_binding",
+    "brain_metabolism", "nrg_response", "integrin_lung", "integrin_liver", "integrin_brain",
+)
+# strict=True: a TOML string ("0.5") or boolean (true) is not a number; ints are still accepted.
+Probability = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False, strict=True)]
+Trait = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False, strict=True)]
+SHARE_TOLERANCE = 1e-6
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+class SubtypeShares(_Strict):
+    """Share of each molecular subtype in the cohort; must sum to 1."""
+
+    luminal_a: Probability = 0.50
+    luminal_b: Probability = 0.25
+    her2: Probability = 0.12
+    triple_negative: Probability = 0.13
+
+    @model_validator(mode="after")
+    def _sums_to_one(self):
+        shares = self.model_dump()
+        total = sum(shares.values())
+        if not math.isclose(total, 1.0, abs_tol=SHARE_TOLERANCE):
+            listed = ", ".join(f"{k}={v:.10g}" for k, v in shares.items())
+            raise ValueError(f"subtype shares sum to {total:.10g} ({listed}; unlisted subtypes keep their defaults); "
+                             "they must sum to 1")
+        return self
+
+
+class IlcShare(_Strict):
+    """Probability that a tumour of each subtype is invasive lobular carcinoma."""
+
+    luminal_a: Probability = 0.15
+    luminal_b: Probability = 0.12
+    her2: Probability = 0.03
+    triple_negative: Probability = 0.02
+
+
+class Cohort(_Strict):
+    """Who the patients are and how long they are followed (years, mm)."""
+
+    subtype_shares: SubtypeShares = SubtypeShares()
+    ilc_share: IlcShare = IlcShare()
+    age_mean: Annotated[float, Field(ge=18, le=100, strict=True, allow_inf_nan=False)] = 61.0
+    age_sd: Annotated[float, Field(ge=0, le=40, strict=True, allow_inf_nan=False)] = 13.0
+    age_min: Annotated[float, Field(ge=18, le=100, strict=True, allow_inf_nan=False)] = 25.0
+    age_max: Annotated[float, Field(ge=18, le=110, strict=True, allow_inf_nan=False)] = 90.0
+    follow_up_years: Annotated[float, Field(gt=0, le=40, strict=True, allow_inf_nan=False)] = 10.0
+
+    @model_validator(mode="after")
+    def _age_order(self):
+        if not self.age_min < self.age_max:
+            raise ValueError(f"age_min ({self.age_min:g}) must be below age_max ({self.age_max:g})")
+        return self
+
+
+class Clone(_Strict):
+    """A clone of the primary: its share of tumour cells and traits that differ from the subtype's."""
+
+    name: Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_\-]+$")]
+    share: Annotated[float, Field(gt=0.0, le=1.0, allow_inf_nan=False, strict=True)]
+    traits: dict[str, Trait] = {}
+
+    @field_validator("traits")
+    @classmethod
+    def _known_traits(cls, v: dict[str, float]) -> dict[str, float]:
+        bad = sorted(set(v) - set(TRAITS))
+        if bad:
+            raise ValueError(f"unknown trait {bad[0]!r}; allowed: {', '.join(TRAITS)}")
+        return v
+
+
+def _default_clones() -> tuple[Clone, ...]:
+    return (Clone(name="main", share=1.0),)
+
+
+class Scenario(_Strict):
+    """A complete, validated scenario: name, cohort mix, clones and parameter overrides."""
+
+    name: str = "custom"
+    description: str = ""
+    engine: Literal["fast", "reference"] = "fast"
+    cohort: Cohort = Cohort()
+    clones: Annotated[tuple[Clone, ...], Field(min_length=1)] = Field(default_factory=_default_clones)
+    parameters: dict[str, float] = {}
+
+    @field_validator("clones")
+    @classmethod
+    def _clone_shares(cls, v: tuple[Clone, ...]) -> tuple[Clone, ...]:
+        total = sum(c.share for c in v)
+        if not math.isclose(total, 1.0, abs_tol=SHARE_TOLERANCE):
+            raise ValueError(f"clone shares sum to {total:.10g}; they must sum to 1")
+        names = [c.name for c in v]
+        if len(set(names)) != len(names):
+            raise ValueError("clone names must be unique")
+        return v

@@ -1,0 +1,265 @@
+"""The parameter registry: shipped data is complete and consistent, matches the shared
+reference data, and overrides are validated."""
+
+from __future__ import annotations
+
+import csv
+import doctest
+import math
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from seedsoil.params import ParameterError, ParameterSet, default_parameters
+from seedsoil.params import registry
+from seedsoil.params.registry import CONFIDENCE_LEVELS
+
+REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "reference"
+
+P = default_parameters()
+NAMES = sorted(P)
+
+
+# --- shipped data -----------------------------------------------------------------------
+
+
+def test_registry_is_not_empty():
+    assert len(P) > 50
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_parameter_is_documented_and_in_range(name):
+    rec = P.meta(name)
+    assert rec.name == name
+    for field in ("unit", "source", "description"):
+        assert getattr(rec, field).strip(), f"{name}: empty {field}"
+    assert rec.confidence in CONFIDENCE_LEVELS
+    assert all(math.isfinite(x) for x in (rec.value, rec.minimum, rec.maximum)), name
+    assert rec.minimum <= rec.value <= rec.maximum, name
+    assert P[name] == rec.value
+
+
+def _organ_fields() -> dict[str, set[str]]:
+    fields: dict[str, set[str]] = defaultdict(set)
+    for name in P:
+        parts = name.split(".")
+        if parts[0] == "organ":
+            assert len(parts) == 3, f"organ parameter not named organ.<organ>.<field>: {name}"
+            fields[parts[1]].add(parts[2])
+    return fields
+
+
+def test_every_organ_has_the_same_fields():
+    fields = _organ_fields()
+    assert {"lung", "liver", "bone", "brain"} <= set(fields)
+    reference = fields["lung"]
+    for organ, f in fields.items():
+        assert f == reference, f"{organ}: missing {sorted(reference - f)}, extra {sorted(f - reference)}"
+
+
+def test_blood_flow_shares_sum_to_one():
+    shares = [P[f"organ.{o}.blood_flow_share"] for o in _organ_fields()]
+    assert math.fsum(shares) == pytest.approx(1.0, abs=1e-9)
+    assert all(s >= 0 for s in shares)
+
+
+def test_group_returns_values_under_a_prefix():
+    vdt = P.group("growth.vdt_days")
+    assert set(vdt) == {"luminal_a", "luminal_b", "her2", "triple_negative"}
+    assert vdt["her2"] == P["growth.vdt_days.her2"]
+
+
+# --- agreement with ../shared/reference -------------------------------------------------
+
+
+def _reference(fname: str) -> list[dict[str, str]]:
+    path = REFERENCE / fname
+    if not path.is_file():
+        pytest.skip(f"shared reference data not available ({path})")
+    with path.open(encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _ref_value(rows: list[dict[str, str]], key: str, group: str, quantity: str) -> str:
+    hits = [r["value"] for r in rows if r[key] == group and r["quantity"] == quantity]
+    assert len(hits) == 1, f"reference row {group}/{quantity} not found exactly once"
+    return hits[0]
+
+
+@pytest.fixture(scope="module")
+def growth_ref():
+    return _reference("growth_and_staging.csv")
+
+
+@pytest.fixture(scope="module")
+def cascade_ref():
+    return _reference("cascade_efficiency.csv")
+
+
+def test_cells_per_volume_matches_reference(growth_ref):
+    per_cm3 = float(_ref_value(growth_ref, "group", "all", "cells_per_cm3"))
+    assert P["cells.per_mm3"] * 1e3 == pytest.approx(per_cm3, rel=1e-12)
+
+
+def test_shedding_rate_matches_butler_gullino(cascade_ref):
+    per_gram_day = float(_ref_value(cascade_ref, "experiment", "mammary_carcinoma_rat",
+                                    "cells_shed_per_gram_tumour_per_day"))
+    cells_per_gram = 1e9  # 1 g of tumour ~ 1 cm3 ~ 1e9 cells, the conversion the source note uses
+    assert P["dissemination.shed_rate_per_cell_day"] * cells_per_gram == pytest.approx(per_gram_day, rel=1e-12)
+
+
+def test_ctc_half_life_within_meng_range(cascade_ref):
+    low = float(_ref_value(cascade_ref, "experiment", "human_breast", "ctc_half_life_low"))
+    high = float(_ref_value(cascade_ref, "experiment", "human_breast", "ctc_half_life_high"))
+    assert low <= P["circulation.ctc_half_life_h"] <= high
+    assert P.meta("circulation.ctc_half_life_h").unit == "hour"
+
+
+@pytest.mark.parametrize(
+    ("param", "group"),
+    [
+        ("growth.vdt_days.luminal_a", "er_positive"),
+        ("growth.vdt_days.luminal_b", "er_positive"),
+        ("growth.vdt_days.her2", "her2_positive"),
+        ("growth.vdt_days.triple_negative", "triple_negative"),
+    ],
+)
+def test_doubling_times_match_ryu(growth_ref, param, group):
+    ref = float(_ref_value(growth_ref, "group", group, "volume_doubling_time_mean"))
+    assert P[param] == pytest.approx(ref, rel=1e-12)
+    assert P.meta(param).unit == "day"
+    assert "Ryu" in P.meta(param).source
+
+
+def test_doubling_times_ordered_by_aggressiveness():
+    v = P.group("growth.vdt_days")
+    assert v["triple_negative"] < v["her2"] < v["luminal_a"]
+
+
+@pytest.mark.parametrize(
+    ("param", "quantity"),
+    [("nodes.itc_max_mm", "itc_max_diameter"), ("nodes.micromet_max_mm", "micrometastasis_max_diameter")],
+)
+def test_ajcc_nodal_size_thresholds(growth_ref, param, quantity):
+    ref = float(_ref_value(growth_ref, "group", "nodes", quantity))
+    assert P[param] == pytest.approx(ref, rel=1e-12)
+    assert P.meta(param).unit == "mm"
+
+
+@pytest.mark.parametrize(
+    ("param", "quantity"),
+    [("nodes.pn1a_max_positive", "pN1a_positive_nodes"), ("nodes.pn2a_max_positive", "pN2a_positive_nodes")],
+)
+def test_ajcc_nodal_count_thresholds(growth_ref, param, quantity):
+    ref = _ref_value(growth_ref, "group", "nodes", quantity)  # e.g. "1-3"
+    assert P[param] == float(ref.split("-")[1])
+
+
+# --- overrides --------------------------------------------------------------------------
+
+NAME = "growth.vdt_days.her2"
+
+
+def test_override_in_range_is_applied_and_original_untouched():
+    rec = P.meta(NAME)
+    new_value = (rec.minimum + rec.maximum) / 2
+    q = P.with_overrides({NAME: new_value})
+    assert isinstance(q, ParameterSet)
+    assert q[NAME] == new_value
+    assert P[NAME] == rec.value  # the default set is immutable
+    assert q.meta(NAME).unit == rec.unit and q.meta(NAME).source == rec.source
+    assert set(q) == set(P)
+    assert all(q[k] == P[k] for k in P if k != NAME)
+
+
+@pytest.mark.parametrize("edge", ["minimum", "maximum"])
+def test_override_at_range_edges_is_accepted(edge):
+    bound = getattr(P.meta(NAME), edge)
+    assert P.with_overrides({NAME: bound})[NAME] == bound
+
+
+def test_override_accepts_int_and_returns_float():
+    q = P.with_overrides({NAME: 120})
+    assert q[NAME] == 120.0 and isinstance(q[NAME], float)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param(1e9, id="above-max"),
+        pytest.param(1.0, id="below-min"),
+        pytest.param(-5, id="negative"),
+        pytest.param(float("nan"), id="nan"),
+        pytest.param(float("inf"), id="inf"),
+        pytest.param("120", id="numeric-string"),
+        pytest.param("fast", id="string"),
+        pytest.param(None, id="none"),
+        pytest.param([120], id="list"),
+        pytest.param(True, id="bool-true"),
+        pytest.param(False, id="bool-false"),
+    ],
+)
+def test_override_rejects_bad_values(value):
+    with pytest.raises(ParameterError) as info:
+        P.with_overrides({NAME: value})
+    err = info.value
+    assert err.name == NAME
+    assert err.value is value
+    assert "[30, 2000]" in err.allowed and "day" in err.allowed
+    assert NAME in str(err) and repr(value) in str(err)
+
+
+def test_override_rejects_unknown_name():
+    with pytest.raises(ParameterError) as info:
+        P.with_overrides({"growth.vdt_days.luminal_c": 100})
+    err = info.value
+    assert err.name == "growth.vdt_days.luminal_c"
+    assert err.value == 100
+    assert "unknown parameter" in err.allowed
+    assert "growth.vdt_days.luminal_c" in str(err)
+
+
+def test_parameter_error_is_a_value_error():
+    assert issubclass(ParameterError, ValueError)
+
+
+def test_meta_of_unknown_name_raises_parameter_error():
+    with pytest.raises(ParameterError):
+        P.meta("no.such.parameter")
+    with pytest.raises(KeyError, match="no.such.parameter"):
+        P["no.such.parameter"]
+
+
+# --- digest -----------------------------------------------------------------------------
+
+
+def test_digest_is_stable():
+    assert P.digest() == P.digest() == default_parameters().digest()
+    assert P.with_overrides({}).digest() == P.digest()
+    # overriding with the same value is the same parameter set
+    assert P.with_overrides({NAME: P[NAME]}).digest() == P.digest()
+    assert len(P.digest()) == 64
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_digest_changes_when_any_value_changes(name):
+    rec = P.meta(name)
+    new = rec.maximum if rec.value != rec.maximum else rec.minimum
+    if new == rec.value:
+        pytest.skip(f"{name} has a fixed value")
+    assert P.with_overrides({name: new}).digest() != P.digest()
+
+
+def test_digest_sees_small_changes():
+    v = P[NAME]
+    assert P.with_overrides({NAME: math.nextafter(v, math.inf)}).digest() != P.digest()
+
+
+# --- doctest ----------------------------------------------------------------------------
+
+
+def test_registry_doctest_runs():
+    result = doctest.testmod(registry, verbose=False)
+    assert result.attempted > 0
+    assert result.failed == 0
