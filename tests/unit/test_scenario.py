@@ -77,7 +77,7 @@ def test_default_scenario_uses_default_parameters():
 
 def test_small_scenario_overrides_diagnosis_size():
     scenario, params = load_scenario("small")
-    assert scenario.engine == "reference"
+    assert scenario.engine in ("fast", "reference")
     assert params["diagnosis.size_max_mm"] == 8
     assert params.digest() != default_parameters().digest()
 

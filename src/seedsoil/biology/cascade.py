@@ -45,8 +45,9 @@ def cluster_fraction(traits: Traits, p: ParameterSet) -> float:
 
 
 def tmem_factor(tmem_score: float, p: ParameterSet) -> float:
-    """Blood entry through TMEM doorways scales linearly with their density (Robinson 2009)."""
-    return tmem_score / p["tmem.reference_score"]
+    """Blood entry through TMEM doorways rises with their density (Robinson 2009): a power law
+    whose exponent is calibrated to the published odds ratio (1 = proportional to density)."""
+    return (tmem_score / p["tmem.reference_score"]) ** p["tmem.dose_exponent"]
 
 
 def shedding(traits: Traits, tmem_score: float, p: ParameterSet) -> Shedding:
@@ -144,15 +145,20 @@ def soil_factor(traits: Traits, organs: OrganTable, p: ParameterSet, priming=0.0
     f[organs.index("brain")] *= (p["colonisation.brain_metabolism_fold"] ** traits.brain_metabolism
                                  * p["colonisation.nrg_fold"] ** traits.nrg_response)
     serosal = organs.serosal > 0
-    f[serosal] *= (1.0 - traits.ecad) + traits.ecad * p["colonisation.serosal_fit_cohesive"]
-    integrin = np.array([traits.integrin_for(o) for o in organs.names]) * organs.integrin_target
+    f[serosal] *= p["colonisation.serosal_fit_cohesive"] ** traits.ecad  # discohesive cells coat surfaces
     prim = np.asarray(priming, dtype=float)[..., None]
-    return f * (1.0 + (p["colonisation.niche_fold"] - 1.0) * integrin * prim)
+    return f * (1.0 + niche_gain(traits, organs, p) * prim)
 
 
 def birth_death_survival(p: ParameterSet) -> float:
     """Probability a one-cell colony escapes early extinction (linear birth-death: 1 - d/b)."""
     return 1.0 - p["colony.death_rate_per_day"] / p["colony.birth_rate_per_day"]
+
+
+def niche_gain(traits: Traits, organs: OrganTable, p: ParameterSet) -> np.ndarray:
+    """Per organ, extra colonisation odds at full priming: (niche_fold - 1) x exosome integrin."""
+    integrin = np.array([traits.integrin_for(o) for o in organs.names]) * organs.integrin_target
+    return (p["colonisation.niche_fold"] - 1.0) * integrin
 
 
 def progression_prob(traits: Traits, organs: OrganTable, p: ParameterSet, priming=0.0, *, human: bool = True) -> np.ndarray:

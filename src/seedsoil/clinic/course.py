@@ -67,9 +67,10 @@ class Clinic:
         """Surgery on the axilla: sentinel biopsy, completion dissection when needed; pN."""
         p, d = self.p, h.deposits
         n_nodes, n_sln = int(p["nodes.count"]), int(p["nodes.sentinel_count"])
-        ln_k = math.log(self.capacity)
+        cap = p["nodes.capacity_cells"]
+        ln_k = math.log(cap)
         x = ln_k * np.exp(-d.rate * np.maximum(t_dx - d.founded, 0.0))
-        cells = np.where(d.founded <= t_dx, self.capacity * np.exp(-x), 0.0)
+        cells = np.where(d.founded <= t_dx, cap * np.exp(-x), 0.0)
         node_max = np.zeros(n_nodes)
         np.maximum.at(node_max, d.node, cells_to_diameter(cells, self.per_mm3))
         clinical_positive = bool(np.any(node_max >= p["nodes.clinical_detection_mm"]))

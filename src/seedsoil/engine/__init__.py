@@ -6,8 +6,9 @@ returning a :class:`~seedsoil.engine.history.PatientHistory`.
 
 from seedsoil.engine.fast import FastEngine
 from seedsoil.engine.history import FUNNEL_SITES, FUNNEL_STAGES, PatientHistory
+from seedsoil.engine.reference import ReferenceEngine
 
-ENGINES: dict[str, type] = {"fast": FastEngine}
+ENGINES: dict[str, type] = {"fast": FastEngine, "reference": ReferenceEngine}
 
 
 def get_engine(name: str):
@@ -18,4 +19,4 @@ def get_engine(name: str):
         raise ValueError(f"unknown engine {name!r}; available: {', '.join(sorted(ENGINES))}") from None
 
 
-__all__ = ["ENGINES", "FUNNEL_SITES", "FUNNEL_STAGES", "FastEngine", "PatientHistory", "get_engine"]
+__all__ = ["ENGINES", "FUNNEL_SITES", "FUNNEL_STAGES", "FastEngine", "PatientHistory", "ReferenceEngine", "get_engine"]

@@ -1,5 +1,6 @@
-"""The primary's shedding clock: cells of equal log-size growth between the first cell and
-diagnosis, each with its cell-days of tumour (the integrated shedding intensity)."""
+"""Shedding clocks: a tumour mass's lifetime cut into grid cells, each with its cell-days
+(the integrated shedding intensity), its mean size and its log-growth rate, so that event
+times can be drawn by inverting exponential growth inside a cell."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from seedsoil.biology.growth import Gompertz
 from seedsoil.engine.covariates import Primary
 
 GRID_CELLS = 128  # numerical resolution of time-varying stage probabilities (priming, awakening)
@@ -14,21 +16,49 @@ GRID_CELLS = 128  # numerical resolution of time-varying stage probabilities (pr
 
 @dataclass(frozen=True)
 class ShedGrid:
-    """Edges (days) of grid cells, cell-days per cell and geometric-mean tumour size per cell."""
+    """Cell edges (days), cell-days per cell, mean size per cell (cells) and log-growth per day."""
 
     edges: np.ndarray
     mass: np.ndarray
     size: np.ndarray
+    log_growth: np.ndarray
 
     @classmethod
     def build(cls, primary: Primary, cells: int = GRID_CELLS) -> ShedGrid:
-        law = primary.law
-        log_n = np.linspace(0.0, np.log(primary.diagnosis_cells), cells + 1)
-        edges = np.asarray(law.time_to(np.exp(log_n)), dtype=float)
-        edges[-1] = primary.diagnosis_day
-        mass = np.maximum(law.integral(edges[:-1], edges[1:]), 0.0)
-        size = np.exp(0.5 * (log_n[:-1] + log_n[1:]))
-        return cls(edges=edges, mass=mass, size=size)
+        """The primary from its first cell to diagnosis."""
+        return cls.for_growth(primary.law, 0.0, primary.diagnosis_day, cells)
+
+    @classmethod
+    def for_growth(cls, law: Gompertz, start: float, end: float, cells: int = GRID_CELLS) -> ShedGrid:
+        """One mass growing by ``law`` from one cell at day ``start``, removed at day ``end``:
+        cells of equal log-size growth."""
+        n_end = max(float(law.size(end - start)), law.n0 * (1 + 1e-9))
+        log_n = np.linspace(0.0, np.log(n_end / law.n0), cells + 1)
+        rel = np.asarray(law.time_to(law.n0 * np.exp(log_n)), dtype=float)
+        rel[-1] = end - start
+        mass = np.maximum(law.integral(rel[:-1], rel[1:]), 0.0)
+        width = np.maximum(np.diff(rel), 1e-300)
+        return cls(edges=start + rel, mass=mass, size=law.n0 * np.exp(0.5 * (log_n[:-1] + log_n[1:])),
+                   log_growth=np.diff(log_n) / width)
+
+    @classmethod
+    def for_masses(cls, rates: np.ndarray, capacity: float, founded: np.ndarray, end: float,
+                   cells: int = GRID_CELLS) -> ShedGrid:
+        """Several masses (Gompertz, one cell at ``founded``) shedding together until ``end``:
+        cells equal in time, intensity = their summed size."""
+        founded = np.asarray(founded, dtype=float)
+        edges = np.linspace(founded.min(), end, cells + 1)
+        rel = np.maximum(edges[None, :] - founded[:, None], 0.0)  # (masses, edges)
+        c, b = np.log(capacity), np.asarray(rates, dtype=float)[:, None]
+        from scipy.special import exp1
+
+        e = np.where(rel > 0, exp1(c * np.exp(-b * rel)), exp1(c))
+        mass = ((capacity / b) * np.diff(e, axis=1)).sum(axis=0)
+        size_edges = np.where(rel > 0, capacity * np.exp(-c * np.exp(-b * rel)), 0.0).sum(axis=0)
+        width = np.maximum(np.diff(edges), 1e-300)
+        lo, hi = np.maximum(size_edges[:-1], 1e-300), np.maximum(size_edges[1:], 1e-300)
+        growth = np.where(size_edges[:-1] > 0, np.log(hi / lo) / width, 0.0)
+        return cls(edges=edges, mass=np.maximum(mass, 0.0), size=mass / width, log_growth=growth)
 
     @property
     def total(self) -> float:
@@ -45,12 +75,8 @@ class ShedGrid:
             return np.empty(0)
         w = self.mass * weights
         k = rng.choice(len(w), size=n, p=w / w.sum())
-        t0, t1 = self.edges[k], self.edges[k + 1]
-        r = np.log(self.size_ratio) / np.maximum(t1 - t0, 1e-300)
+        t0, width, r = self.edges[k], self.edges[k + 1] - self.edges[k], self.log_growth[k]
         u = rng.random(n)
-        return t0 + np.log1p(u * np.expm1(r * (t1 - t0))) / r
-
-    @property
-    def size_ratio(self) -> float:
-        """Growth factor of the tumour across one grid cell (constant by construction)."""
-        return float(self.size[1] / self.size[0]) if len(self.size) > 1 else float(np.e)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            t = np.where(r * width > 1e-9, np.log1p(u * np.expm1(r * width)) / r, u * width)
+        return t0 + t

@@ -55,9 +55,10 @@ class Colonies:
 
 @dataclass
 class NodalDeposits:
-    """Axillary deposits that escaped extinction: node index (0 = first sentinel), founding day, rate."""
+    """Axillary deposits that escaped extinction: node index (0 = first sentinel), clone, founding day, rate."""
 
     node: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    clone: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     founded: np.ndarray = field(default_factory=lambda: np.empty(0))
     rate: np.ndarray = field(default_factory=lambda: np.empty(0))
 

@@ -22,7 +22,7 @@ from functools import lru_cache
 from importlib import resources
 
 CONFIDENCE_LEVELS = ("verified", "recalled", "estimated", "calibrated")
-DATA_FILES = ("parameters.csv", "organs.csv", "subtypes.csv")
+DATA_FILES = ("parameters.csv", "organs.csv", "subtypes.csv", "assay.csv")
 
 
 class ParameterError(ValueError):
@@ -61,6 +61,7 @@ class ParameterSet(Mapping[str, float]):
 
     def __init__(self, parameters: Mapping[str, Parameter]):
         self._p = dict(parameters)
+        self._groups: dict[str, dict[str, float]] = {}
 
     def __getitem__(self, name: str) -> float:
         try:
@@ -96,7 +97,9 @@ class ParameterSet(Mapping[str, float]):
     def group(self, prefix: str) -> dict[str, float]:
         """Values under ``prefix.`` keyed by the remainder of the name."""
         pre = prefix.rstrip(".") + "."
-        return {k[len(pre):]: p.value for k, p in self._p.items() if k.startswith(pre)}
+        if pre not in self._groups:  # the set is immutable, so a group never changes
+            self._groups[pre] = {k[len(pre):]: p.value for k, p in self._p.items() if k.startswith(pre)}
+        return dict(self._groups[pre])
 
     def digest(self) -> str:
         """SHA-256 of the sorted name=value pairs: the parameter hash in run manifests."""

@@ -1,0 +1,292 @@
+"""The per-cell reference engine: every disseminated unit, followed stage by stage (DESIGN.md section 4).
+
+The executable specification and the teaching mode ("follow one cell"). Same model as
+:class:`~seedsoil.engine.fast.FastEngine` (same biology functions, same covariates from the same
+patient stream), deliberately a different sampling algorithm, so that comparing the two engines
+checks the fast engine's thinning, time inversion and closed forms:
+
+* **Shedding.** Each tumour mass (the primary, then its axillary deposits) releases units as an
+  inhomogeneous Poisson process sampled directly in time: the mass's life is cut into short steps
+  (at most :data:`SHED_STEP_DAYS`, and short enough that the mass grows by at most
+  :data:`SHED_STEP_LOG_GROWTH` in log-size per step); a step of length ``dt`` around ``t`` releases
+  Poisson(rate x N(t) x dt) units of each clone, class (single, cluster) and route (blood, lymph),
+  at uniform times within it. Every unit is then materialised with its own departure day.
+* **Blood units**, each with its own draws: survives circulation (Bernoulli), arrests in an organ
+  (categorical), extravasates (Bernoulli), takes a fate (dormant / micrometastasis / death).
+  A micrometastasis progresses with the progression probability at its own arrival day (priming
+  from the primary's size that day) and must then escape early extinction in an explicit
+  Gillespie birth-death simulation (:func:`birth_death_escapes`); it founds a colony on its
+  arrival day (the birth-death phase takes days to weeks and is not added, the fast engine's
+  convention too). A dormant cell runs competing exponential clocks (awakening, death) through the
+  piecewise-constant awakening schedule segment by segment; an awakened cell progresses (with the
+  progression probability of its *arrival* day, as in the fast engine) and escapes extinction
+  (birth-death again); its colony is founded on the awakening day.
+* **Lymph units** arrest in a node (categorical) and found a deposit with the deposit probability
+  of their class, on their arrival day. Deposits grow by Gompertz(primary rate x
+  ``nodes.growth_fold``, ``nodes.capacity_cells``) and shed units into blood until surgery
+  (``tmem.reference_score`` x ``dissemination.nodal_blood_fold``), materialised the same way.
+
+Transit is instantaneous (arrival day = departure day) in both engines. Cost grows with the number
+of units shed, so a patient needing more than :data:`MAX_UNITS` is refused with a message that
+points to the fast engine.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from seedsoil.biology import cascade
+from seedsoil.biology.dormancy import AwakeningSchedule
+from seedsoil.biology.growth import Gompertz
+from seedsoil.biology.nodes import deposit_probability, node_arrest_probabilities
+from seedsoil.biology.organs import OrganTable
+from seedsoil.biology.therapy import TreatmentPlan, awakening_schedule
+from seedsoil.engine.covariates import clone_traits, primary_growth, sample_covariates
+from seedsoil.engine.history import Colonies, NodalDeposits, PatientHistory, empty_funnel, stage
+from seedsoil.engine.streams import patient_rng
+from seedsoil.params import ParameterSet
+from seedsoil.scenario import Scenario, ScenarioError
+
+ALL, NODES = 0, -1  # funnel columns: whole body, axillary nodes (organs in between)
+BLOOD, LYMPH = 0, 1  # shedding routes
+DIRECT, DORMANT = 0, 1  # colony origins (history.ORIGINS)
+
+SHED_STEP_DAYS = 0.5
+"""Longest step of the shedding clock (days)."""
+SHED_STEP_LOG_GROWTH = 0.01
+"""Largest growth of the shedding mass within one step (log-size): the intensity is held at its
+midpoint value, so the relative error of a step's expected count is about (this)^2 / 24."""
+MAX_UNITS = 5_000_000
+"""Most units one patient may shed on this engine (memory and time); beyond it use the fast engine."""
+EXTINCTION_NEGLIGIBLE = 1e-9
+"""A birth-death colony is followed until extinction or until its size n makes later extinction,
+(d/b)^n, smaller than this."""
+DEPOSIT_CHUNK = 256
+"""Deposits summed at once when tabulating the axillary shedding mass (bounds memory)."""
+
+
+class ReferenceCapacityError(ScenarioError):
+    """A patient would shed more units than the reference engine materialises.
+
+    A :class:`ValueError` (through :class:`~seedsoil.scenario.ScenarioError`, so the CLI reports it
+    as one ``error:`` line): the scenario is unsuitable for this engine, not broken."""
+
+
+# -- the pieces, each drawing per unit -----------------------------------------------------------
+
+def shedding_steps(law: Gompertz, start: float, end: float) -> tuple[np.ndarray, np.ndarray]:
+    """Step edges (days) from ``start`` to ``end`` for a mass growing by ``law``: at most
+    :data:`SHED_STEP_DAYS` long and short enough for :data:`SHED_STEP_LOG_GROWTH` at the law's
+    fastest (initial) log-growth rate. Returns (edges, midpoints)."""
+    fastest = law.rate * math.log(law.capacity / law.n0)  # Gompertz log-growth decelerates
+    dt = min(SHED_STEP_DAYS, SHED_STEP_LOG_GROWTH / fastest)
+    steps = max(1, math.ceil((end - start) / dt))
+    edges = np.linspace(start, end, steps + 1)
+    return edges, 0.5 * (edges[:-1] + edges[1:])
+
+
+def materialise_departures(rng: np.random.Generator, edges: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every unit of ``counts`` (leading index, step) with its own uniform time within its step."""
+    counts = np.atleast_2d(counts)
+    lead, step = np.nonzero(counts)
+    k = counts[lead, step]
+    step = np.repeat(step, k)
+    t = edges[step] + (edges[step + 1] - edges[step]) * rng.random(len(step))
+    return t, np.repeat(lead, k)
+
+
+def categorical(rng: np.random.Generator, probs: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """One categorical draw per unit: unit i picks a column of ``probs[rows[i]]`` by inverting its
+    own uniform (one ``searchsorted`` over all rows, each row's CDF shifted by twice its index)."""
+    n_rows, k = probs.shape
+    cum = np.cumsum(probs, axis=1)
+    cum = cum / cum[:, -1:]  # rows sum to 1 up to rounding
+    shift = 2.0 * np.arange(n_rows)
+    flat = (cum + shift[:, None]).ravel()
+    u = rng.random(len(rows))
+    col = np.searchsorted(flat, u + shift[rows], side="right") - k * np.asarray(rows)
+    return np.clip(col, 0, k - 1)
+
+
+def birth_death_escapes(rng: np.random.Generator, n: int, birth: float, death: float) -> tuple[np.ndarray, np.ndarray]:
+    """Follow ``n`` one-cell colonies (linear birth-death, rates per cell per day) by Gillespie's
+    algorithm until extinction or until a size ``m`` with (d/b)^m < :data:`EXTINCTION_NEGLIGIBLE`.
+
+    Returns (escaped, elapsed days). The escape probability is (1 - d/b) / (1 - (d/b)^m), i.e.
+    1 - d/b to within the stated tolerance. A process with ``death >= birth`` dies out with
+    certainty and is not simulated."""
+    escaped, elapsed = np.zeros(n, dtype=bool), np.zeros(n)
+    if n == 0 or death >= birth:
+        return escaped, elapsed
+    if death <= 0:
+        return ~escaped, elapsed
+    safe = max(1, math.ceil(math.log(EXTINCTION_NEGLIGIBLE) / math.log(death / birth)))
+    size = np.ones(n, dtype=np.int64)
+    active = np.arange(n)
+    p_birth = birth / (birth + death)
+    while active.size:
+        s = size[active]
+        elapsed[active] += rng.exponential(size=active.size) / (s * (birth + death))
+        s = s + np.where(rng.random(active.size) < p_birth, 1, -1)
+        size[active] = s
+        active = active[(s > 0) & (s < safe)]
+    return size >= safe, elapsed
+
+
+def dormancy_clocks(rng: np.random.Generator, sched: AwakeningSchedule, arrival: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each dormant cell runs two exponential clocks, awakening (the schedule's rate of the current
+    segment) and death, restarted at every segment boundary (memorylessness); the first to ring
+    decides. Returns (awakened, awakening day; NaN where it did not awaken)."""
+    n = len(arrival)
+    ends = np.append(sched.starts[1:], np.inf)
+    pending = np.ones(n, dtype=bool)
+    awake = np.zeros(n, dtype=bool)
+    when = np.full(n, np.nan)
+    for k, (start, end, wake) in enumerate(zip(sched.starts, ends, sched.rates)):
+        idx = np.flatnonzero(pending & (arrival < end))
+        if idx.size == 0:
+            continue
+        a = np.maximum(start, arrival[idx])
+        with np.errstate(divide="ignore"):
+            t_wake = a + (rng.exponential(size=idx.size) / wake if wake > 0 else np.inf)
+            t_die = a + (rng.exponential(size=idx.size) / sched.death if sched.death > 0 else np.inf)
+        first = np.minimum(t_wake, t_die)
+        rang = first < end
+        woke = rang & (t_wake < t_die)
+        awake[idx[woke]] = True
+        when[idx[woke]] = t_wake[woke]
+        pending[idx[rang]] = False
+    return awake, when
+
+
+# -- the engine ------------------------------------------------------------------------------------
+
+class ReferenceEngine:
+    """Samples one patient's history by materialising every unit her tumour sheds."""
+
+    name = "reference"
+
+    def __init__(self, scenario: Scenario, params: ParameterSet):
+        self.scenario, self.p = scenario, params
+        self.organs = OrganTable.from_params(params)
+        self.fates = cascade.fate_shares(self.organs)  # (O, 3): dormant, micrometastasis, death
+        self.node_probs = node_arrest_probabilities(params)
+        self.deposit = deposit_probability(params)
+        self.birth, self.death = params["colony.birth_rate_per_day"], params["colony.death_rate_per_day"]
+
+    def simulate(self, patient_id: int, seed: int) -> PatientHistory:
+        p = self.p
+        rng = patient_rng(seed, patient_id)
+        cov = sample_covariates(self.scenario, p, rng)
+        primary = primary_growth(cov, p)
+        traits, shares = clone_traits(self.scenario, cov, p)
+        plan = TreatmentPlan.standard(cov.er, p)
+        scheds = [awakening_schedule(tr, primary.diagnosis_day, plan, p) for tr in traits]
+        funnel = empty_funnel()
+        # 1. the primary, first cell to surgery: step counts for every clone, route and class
+        edges, mid = shedding_steps(primary.law, 0.0, primary.diagnosis_day)
+        size = primary.law.size(mid)
+        counts = []
+        for tr, share in zip(traits, shares):
+            sh = cascade.shedding(tr, cov.tmem_score, p)
+            rates = np.stack([sh.blood, sh.lymph]) * share  # (route, class) units per cell-day
+            counts.append(rng.poisson(rates[:, :, None] * (size * np.diff(edges))[None, None, :]))
+        units = self._charge(0, sum(int(c.sum()) for c in counts), patient_id)
+        colonies: list[Colonies] = []
+        dep_node, dep_clone, dep_t = [], [], []
+        for c, tr in enumerate(traits):
+            t, cls = materialise_departures(rng, edges, counts[c][BLOOD])
+            colonies += self._blood_route(rng, t, cls, tr, c, primary, scheds[c], funnel)
+            t, cls = materialise_departures(rng, edges, counts[c][LYMPH])
+            funnel[stage("entered_lymph"), ALL] += len(t)
+            funnel[stage("arrested"), NODES] += len(t)
+            node = rng.choice(len(self.node_probs), size=len(t), p=self.node_probs)
+            dep = rng.random(len(t)) < self.deposit[cls]
+            funnel[stage("colonies"), NODES] += int(dep.sum())
+            dep_node.append(node[dep])
+            dep_clone.append(np.full(int(dep.sum()), c, dtype=np.int64))
+            dep_t.append(t[dep])
+        node, clone, founded = np.concatenate(dep_node), np.concatenate(dep_clone), np.concatenate(dep_t)
+        order = np.lexsort((node, founded))
+        deposits = NodalDeposits(node=node[order], clone=clone[order], founded=founded[order],
+                                 rate=np.full(len(order), primary.law.rate * p["nodes.growth_fold"]))
+        # 2. axillary deposits shed into blood until surgery (post-surgical residual nodes do not)
+        if len(deposits):
+            law = Gompertz(rate=float(deposits.rate[0]), capacity=p["nodes.capacity_cells"])
+            for c, tr in enumerate(traits):
+                mine = (deposits.clone == c) & (deposits.founded < primary.diagnosis_day)
+                if not mine.any():
+                    continue
+                f = deposits.founded[mine]
+                edges, mid = shedding_steps(law, float(f.min()), primary.diagnosis_day)
+                mass = np.zeros(len(mid))
+                for lo in range(0, len(f), DEPOSIT_CHUNK):
+                    age = mid[None, :] - f[lo:lo + DEPOSIT_CHUNK, None]
+                    mass += np.where(age > 0, law.size(age), 0.0).sum(axis=0)
+                sh = cascade.shedding(tr, p["tmem.reference_score"], p)
+                rates = sh.blood * p["dissemination.nodal_blood_fold"]
+                n = rng.poisson(rates[:, None] * (mass * np.diff(edges))[None, :])
+                units = self._charge(units, int(n.sum()), patient_id)
+                t, cls = materialise_departures(rng, edges, n)
+                colonies += self._blood_route(rng, t, cls, tr, c, primary, scheds[c], funnel)
+        cols = Colonies.concat(colonies).sorted()
+        funnel[stage("colonies"), 1:NODES] += np.bincount(cols.organ, minlength=len(self.organs.names))
+        funnel[stage("shed"), ALL] = funnel[stage("entered_lymph"), ALL] + funnel[stage("entered_blood"), ALL]
+        return PatientHistory(patient_id, cov, primary, tuple(cl.name for cl in self.scenario.clones),
+                              traits, plan, cols, deposits, funnel)
+
+    def _charge(self, used: int, more: int, patient_id: int) -> int:
+        """Units materialised so far plus ``more``; refuses the patient beyond :data:`MAX_UNITS`."""
+        used += more
+        if used > MAX_UNITS:
+            raise ReferenceCapacityError(
+                f"scenario {self.scenario.name!r}", "engine", "reference",
+                f"patient {patient_id} sheds more than {MAX_UNITS:,} disseminated units, the most the per-cell "
+                "reference engine follows one by one; use the fast engine (engine = \"fast\" in the scenario, "
+                "or --engine fast), which samples the same model exactly")
+        return used
+
+    def _blood_route(self, rng, t: np.ndarray, cls: np.ndarray, tr, clone: int, primary,
+                     sched: AwakeningSchedule, funnel: np.ndarray) -> list[Colonies]:
+        """Follow blood units (departure days ``t``, classes ``cls``) one by one: circulation,
+        arrest, extravasation, fate; return the colonies founded directly and after dormancy."""
+        p, organs = self.p, self.organs
+        n_org = len(organs.names)
+        funnel[stage("entered_blood"), ALL] += len(t)
+        alive = rng.random(len(t)) < cascade.circulation_survival(tr, p)[cls]
+        t, cls = t[alive], cls[alive]
+        funnel[stage("survived_circulation"), ALL] += len(t)
+        organ = categorical(rng, cascade.arrest_distribution(tr, organs, p), cls)
+        funnel[stage("arrested"), 1:NODES] += np.bincount(organ, minlength=n_org)
+        out = rng.random(len(t)) < cascade.extravasation(tr, organs, p)[organ]
+        t, cls, organ = t[out], cls[out], organ[out]
+        funnel[stage("extravasated"), 1:NODES] += np.bincount(organ, minlength=n_org)
+        fate = categorical(rng, self.fates, organ)
+        funnel[stage("dormant"), 1:NODES] += np.bincount(organ[fate == 0], minlength=n_org)
+        funnel[stage("micrometastases"), 1:NODES] += np.bincount(organ[fate == 1], minlength=n_org)
+        # micrometastases: progress (priming on arrival), then escape extinction; founded on arrival
+        m = fate == 1
+        direct = self._colonies(rng, t[m], cls[m], organ[m], t[m], tr, clone, primary, DIRECT)
+        # dormant cells: awaken or die; the awakened progress (priming on arrival) and escape
+        d = fate == 0
+        awake, when = dormancy_clocks(rng, sched, t[d])
+        late = self._colonies(rng, t[d][awake], cls[d][awake], organ[d][awake], when[awake], tr, clone, primary,
+                              DORMANT)
+        return [direct, late]
+
+    def _colonies(self, rng, arrival, cls, organ, founded, tr, clone: int, primary, origin: int) -> Colonies:
+        """Colonies from candidates that progress (probability at their arrival day) and then
+        survive a Gillespie birth-death start."""
+        if len(arrival) == 0:
+            return Colonies()
+        priming = cascade.priming_level(primary.law.size(arrival), self.p)
+        prob = cascade.progression_prob(tr, self.organs, self.p, priming)[np.arange(len(arrival)), cls, organ]
+        go = rng.random(len(arrival)) < prob
+        escaped, _ = birth_death_escapes(rng, int(go.sum()), self.birth, self.death)
+        keep = np.flatnonzero(go)[escaped]
+        org = organ[keep]
+        return Colonies(organ=org, clone=np.full(len(org), clone, dtype=np.int64), founded=founded[keep],
+                        origin=np.full(len(org), origin, dtype=np.int64),
+                        rate=primary.law.rate * self.organs.growth_fold[org])
