@@ -225,10 +225,6 @@ def test_lesions_do_not_outnumber_colonies(patients, lesions):
     assert (per_patient <= patients.loc[per_patient.index, "n_colonies"]).all()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine bug: Clinic.course (src/seedsoil/clinic/course.py, the `sizes = self._sizes(...)` line) "
-    "indexes the (colonies x times) size matrix with [arange(k), arange(k)] instead of [idx, arange(k)], "
-    "so a lesion gets the size of another colony whenever an undetected colony sorts before it"))
 def test_lesion_is_at_least_its_organ_detection_size(cohort, lesions):
     """Metastases are found at their organ's detection size (larger only if present at diagnosis)."""
     organs = OrganTable.from_params(cohort.params)

@@ -158,10 +158,10 @@ def test_lesion_and_funnel_labels(tables):
 
 @pytest.fixture(scope="module", params=["default", "small"])
 def cohort_tables(request, tables) -> dict[str, pd.DataFrame]:
-    """The saved default run's tables, and a run of the two-clone 'small' scenario."""
+    """The saved default run's tables, and a run of the two-clone 'small' scenario (fast engine)."""
     if request.param == "default":
         return tables
-    return seedsoil.simulate("small", patients=150, seed=SEED).tables()
+    return seedsoil.simulate("small", patients=150, seed=SEED, engine="fast").tables()
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,7 @@ def marker_odds_ratio(patients: pd.DataFrame, marker: str = "tmem_score", per: f
     """Odds ratio of distant metastasis per ``per`` units of ``marker``, with its confidence interval.
 
     >>> df = pd.DataFrame({"tmem_score": [10., 20, 30, 40] * 50, "metastasis_sites": ["", "", "", "lung"] * 50})
-    >>> round(marker_odds_ratio(df, adjust=False)["odds_ratio"], 1) > 1
+    >>> bool(marker_odds_ratio(df, adjust=False)["odds_ratio"] > 1)
     True
     """
     y = (patients["metastasis_sites"] != "").to_numpy(float)

@@ -78,14 +78,10 @@ def homing_weight(traits: Traits, organs: OrganTable, p: ParameterSet) -> np.nda
     return np.exp(p["homing.cxcr4_strength"] * traits.cxcr4 * organs.cxcl12)
 
 
-def lung_first_pass(traits: Traits, organs: OrganTable, p: ParameterSet) -> np.ndarray:
+def lung_first_pass(p: ParameterSet) -> np.ndarray:
     """Probability of arrest in the lung capillaries on the first pass (venous drainage of the
-    breast reaches the lung first), by class; CXCR4/CXCL12 raises the odds for single cells."""
-    h = homing_weight(traits, organs, p)[organs.index("lung")]
-    t = p["arrest.lung_trap_single"]
-    odds = t / (1.0 - t) * h if t < 1.0 else math.inf
-    single = 1.0 if math.isinf(odds) else odds / (1.0 + odds)
-    return np.array([single, p["arrest.lung_trap_cluster"]])
+    breast reaches the lung first), by class: mechanical size trapping, clusters nearly always."""
+    return np.array([p["arrest.lung_trap_single"], p["arrest.lung_trap_cluster"]])
 
 
 def arrest_distribution(traits: Traits, organs: OrganTable, p: ParameterSet, *, first_pass: str = "lung") -> np.ndarray:
@@ -101,17 +97,18 @@ def arrest_distribution(traits: Traits, organs: OrganTable, p: ParameterSet, *, 
     systemic = np.vstack([w / w.sum(), (w * bonus) / (w * bonus).sum()])
     if first_pass == "none":
         return systemic
+    lung, liver = organs.index("lung"), organs.index("liver")
+    trap_lung = lung_first_pass(p)
+    via_lung = (1.0 - trap_lung)[:, None] * systemic
+    via_lung[:, lung] += trap_lung
     if first_pass == "lung":
-        trap = lung_first_pass(traits, organs, p)
-        first = organs.index("lung")
-    elif first_pass == "liver":
+        return via_lung
+    if first_pass == "liver":  # portal blood: liver sinusoids, then the lung, then the arteries
         trap = np.array([p["arrest.liver_trap_single"], p["arrest.liver_trap_cluster"]])
-        first = organs.index("liver")
-    else:
-        raise ValueError(f"first_pass must be 'lung', 'liver' or 'none', not {first_pass!r}")
-    out = (1.0 - trap)[:, None] * systemic
-    out[:, first] += trap
-    return out
+        out = (1.0 - trap)[:, None] * via_lung
+        out[:, liver] += trap
+        return out
+    raise ValueError(f"first_pass must be 'lung', 'liver' or 'none', not {first_pass!r}")
 
 
 def extravasation(traits: Traits, organs: OrganTable, p: ParameterSet) -> np.ndarray:
@@ -139,8 +136,9 @@ def soil_factor(traits: Traits, organs: OrganTable, p: ParameterSet, priming=0.0
     """Relative odds that a micrometastasis progresses, per organ (shape (..., organs)):
     the organ's soil fit times what the seed brings to it: PTHrP in bone (vicious cycle),
     lactate/GABA metabolism and neuregulin response in brain, discohesion on serosal surfaces,
-    exosome priming of targeted organs. ``priming`` may be an array (times) -> extra leading axis."""
-    f = organs.soil_fit.copy()
+    exosome priming of targeted organs, and CXCL12 as a survival signal for CXCR4+ cells.
+    ``priming`` may be an array (times) -> extra leading axis."""
+    f = organs.soil_fit * np.exp(p["homing.cxcr4_survival_strength"] * traits.cxcr4 * organs.cxcl12)
     f[organs.index("bone")] *= p["colonisation.pthrp_fold"] ** traits.pthrp
     f[organs.index("brain")] *= (p["colonisation.brain_metabolism_fold"] ** traits.brain_metabolism
                                  * p["colonisation.nrg_fold"] ** traits.nrg_response)
@@ -174,6 +172,8 @@ def progression_prob(traits: Traits, organs: OrganTable, p: ParameterSet, primin
 
 
 def dormancy_rates(traits: Traits, p: ParameterSet) -> tuple[float, float]:
-    """(awakening, death) rates of a dormant solitary cell per day, untreated; ER+ cells sleep longer."""
+    """(awakening, death) rates of a dormant solitary cell per day, untreated; ER+ cells sleep
+    longer and persist longer (late recurrences are mostly ER+)."""
     wake = p["dormancy.awakening_rate_per_year"] * p["dormancy.er_awakening_fold"] ** traits.er
-    return wake / DAYS_PER_YEAR, p["dormancy.death_rate_per_year"] / DAYS_PER_YEAR
+    death = p["dormancy.death_rate_per_year"] * p["dormancy.er_death_fold"] ** traits.er
+    return wake / DAYS_PER_YEAR, death / DAYS_PER_YEAR

@@ -21,6 +21,7 @@ from seedsoil.engine.history import ORIGINS, PatientHistory
 from seedsoil.params import ParameterSet
 
 BURDEN_STEP_DAYS = 7.0  # numerical resolution of the organ-failure search (refined by interpolation)
+BURDEN_CHUNK = 512  # colonies evaluated at once on the follow-up grid (bounds memory)
 
 
 @dataclass
@@ -54,13 +55,18 @@ class Clinic:
         t = np.asarray(t, dtype=float)
         return np.where(t <= t_m, t, t_m + fold * (t - t_m))
 
-    def _sizes(self, h: PatientHistory, t, t_m: float) -> np.ndarray:
-        """Cells of each colony at absolute times ``t``: shape (colonies, times)."""
+    def _sizes(self, h: PatientHistory, t, t_m: float, which=None) -> np.ndarray:
+        """Cells of colonies at absolute times: shape (colonies, times) for a time vector ``t``;
+        with ``which`` (colony indices, same length as ``t``) each colony at its own time."""
         c = h.colonies
         fold = h.plan.metastatic_growth_fold
         tt = np.atleast_1d(np.asarray(t, dtype=float))
-        elapsed = self._clock(tt[None, :], t_m, fold) - self._clock(c.founded, t_m, fold)[:, None]
-        x = _log_distance(c.rate[:, None], elapsed, self.capacity)
+        if which is None:
+            founded, rate, tt = c.founded[:, None], c.rate[:, None], tt[None, :]
+        else:
+            founded, rate = c.founded[which], c.rate[which]
+        elapsed = self._clock(tt, t_m, fold) - self._clock(founded, t_m, fold)
+        x = _log_distance(rate, elapsed, self.capacity)
         return np.where(elapsed >= 0, self.capacity * np.exp(-x), 0.0)
 
     def _nodes(self, h: PatientHistory, t_dx: float):
@@ -98,10 +104,12 @@ class Clinic:
         if len(c) == 0:
             return math.inf, -1
         grid = t_dx + np.arange(0.0, self.horizon + 2 * BURDEN_STEP_DAYS, BURDEN_STEP_DAYS)
-        sizes = self._sizes(h, grid, t_m)
         n_org = len(self.organs.names)
         burden = np.zeros((n_org, len(grid)))
-        np.add.at(burden, c.organ, sizes)
+        for a in range(0, len(c), BURDEN_CHUNK):
+            idx = np.arange(a, min(a + BURDEN_CHUNK, len(c)))
+            sizes = self._sizes(h, np.broadcast_to(grid, (len(idx), len(grid))), t_m, which=idx[:, None])
+            np.add.at(burden, c.organ[idx], sizes)
         ratio = burden / self.organs.tolerated_burden_cells[:, None]
         over = ratio >= 1.0
         if not over.any():
@@ -150,7 +158,7 @@ class Clinic:
         dmfs_days, dmfs_event = endpoint(first_distant, death)
         dfs_days, dfs_event = endpoint(first_distant, death, regional)
         idx = np.flatnonzero(seen)
-        sizes = self._sizes(h, detect[idx], t_m)[np.arange(len(idx)), np.arange(len(idx))] if len(idx) else np.empty(0)
+        sizes = self._sizes(h, detect[idx], t_m, which=idx)
         lesions = [
             {"patient_id": h.patient_id, "organ": self.organs.names[c.organ[i]], "detection_day": float(detect[i] - t_dx),
              "size_mm": float(cells_to_diameter(s, self.per_mm3)), "clone": h.clone_names[c.clone[i]],

@@ -146,7 +146,12 @@ class AssayModel:
             raise AssayError(f"unknown assay {assay!r}; choose one of {', '.join(ASSAYS)}")
         base = params if params is not None else default_parameters()
         p = mouse_parameters(base)
-        tr = traits if traits is not None else assay_traits(p)
+        if traits is not None:
+            tr = traits
+        elif assay == "orthotopic":
+            tr = assay_traits(p, ecad=p["assay.orthotopic.ecad"])
+        else:
+            tr = assay_traits(p)
         organs = OrganTable.from_params(p)
         birth, death = p["colony.birth_rate_per_day"], p["colony.death_rate_per_day"]
         if not birth > death:

@@ -184,6 +184,148 @@ def scenarios() -> None:
     _console().print(table)
 
 
+ASSAY_NAMES = ("intravenous", "intraportal", "intracardiac", "orthotopic")
+DEFAULT_ASSAY_CELLS = "100000"
+DEFAULT_OBSERVE = "1,3,13"
+DEFAULT_COUMANS_PATIENTS = 500
+
+
+def _parse_cells(text: str) -> int:
+    """``--cells``: a whole number of cells >= 1, written plainly or as 1e5."""
+    try:
+        value = float(text.replace("_", ""))
+    except ValueError:
+        _fail(f"--cells must be a whole number of cells, not {text!r}")
+    if not (value == value and value not in (float("inf"), float("-inf"))) or not value.is_integer():
+        _fail(f"--cells must be a whole number of cells, not {text!r}")
+    if value < 1:
+        _fail(f"--cells must be at least 1, not {text}")
+    return int(value)
+
+
+def _parse_days(text: str) -> list[float]:
+    """``--observe``: comma-separated positive numbers of days."""
+    parts = [s.strip() for s in text.split(",")]
+    if not text.strip() or any(not s for s in parts):
+        _fail(f"--observe must be comma-separated days such as 1,3,13, not {text!r}")
+    days = []
+    for s in parts:
+        try:
+            d = float(s)
+        except ValueError:
+            _fail(f"--observe: {s!r} is not a number of days")
+        if not (d > 0 and d != float("inf")):
+            _fail(f"--observe: days must be positive numbers, not {s}")
+        days.append(d)
+    return days
+
+
+@app.command("assay")
+def assay_command(
+    name: Annotated[str, typer.Argument(
+        metavar="ASSAY", help="intravenous (lung first), intraportal (liver first), intracardiac or orthotopic.")],
+    cells: Annotated[str, typer.Option(
+        "--cells", "-n", metavar="N", help="Cells injected (orthotopic: implanted in the fat pad), e.g. 100000 or 1e5.")]
+    = DEFAULT_ASSAY_CELLS,
+    observe: Annotated[str, typer.Option(
+        "--observe", metavar="DAYS", help="Observation days after injection, comma-separated.")] = DEFAULT_OBSERVE,
+    seed: Annotated[int, typer.Option("--seed", "-s", min=0, help="Random seed (same seed, same counts).")]
+    = DEFAULT_SEED,
+    clusters: Annotated[int, typer.Option(
+        "--clusters", metavar="SIZE", help="Inject clusters of SIZE cells instead of single cells (1 = single cells) "
+                                           "and report their metastatic potential per cell against single cells.")] = 1,
+    json_output: Annotated[bool, typer.Option(
+        "--json", help="Print only one JSON object {day: {stage: {count, fraction}}}.")] = False,
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="Folder for assay_funnel.png and assay.json.")] = None,
+    patients: Annotated[int, typer.Option(
+        "--patients", help="Orthotopic: human patients simulated for the metastases-per-disseminated-cell "
+                           "comparison with Coumans 2013 (0 skips it).")] = DEFAULT_COUMANS_PATIENTS,
+) -> None:
+    """Mouse metastasis assays: count injected cells by stage (circulating, arrested, extravasated,
+    dead, dormant, micro- and macrometastases) at each observation day."""
+    if name not in ASSAY_NAMES:
+        close = difflib.get_close_matches(name, ASSAY_NAMES, n=1, cutoff=SUGGESTION_CUTOFF)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        _fail(f"unknown assay {name!r}: choose one of {', '.join(ASSAY_NAMES)}{hint}")
+    n_cells = _parse_cells(cells)
+    days = _parse_days(observe)
+    if clusters < 1:
+        _fail(f"--clusters must be at least 1 (cells per cluster), not {clusters}")
+    if patients < 0:
+        _fail(f"--patients must be 0 or more, not {patients}")
+    if out is not None and out.exists() and not out.is_dir():
+        _fail(f"cannot write results to {out}: not a folder", EXIT_OUTPUT_ERROR)
+    from seedsoil.engine.assay import AssayError  # the engine loads only when an assay is asked for
+    from seedsoil.interfaces.assays import run_assay
+
+    human = patients if (name == "orthotopic" and not json_output) else 0
+    try:
+        result = run_assay(name, n_cells, days, seed, clusters=clusters, human_patients=human)
+    except (AssayError, ParameterError) as err:
+        _fail(str(err))
+    except KeyboardInterrupt:
+        _fail("interrupted; nothing was written", EXIT_INTERRUPTED)
+    if out is not None:
+        try:
+            result.save(out)
+        except OSError as err:
+            _fail(f"cannot write results to {out}: {err.strerror or err}", EXIT_OUTPUT_ERROR)
+    if json_output:
+        typer.echo(result.to_json())
+        return
+    _print_assay(result, _console(), out)
+
+
+def _top_organs(organs, counts, shown: int = 3) -> str:
+    """'lung 218, liver 22, other 18 +4' for a table cell; '-' when none."""
+    ranked = [(o, int(c)) for o, c in sorted(zip(organs, counts), key=lambda x: -x[1]) if c]
+    text = ", ".join(f"{o} {c:,}" for o, c in ranked[:shown])
+    return (text + (f" +{len(ranked) - shown}" if len(ranked) > shown else "")) or "-"
+
+
+def _print_assay(result, console: Console, out: Path | None) -> None:
+    """The funnel table, the published values beside the model's, and the comparisons."""
+    from seedsoil.engine.assay import STAGES
+    from seedsoil.interfaces.assays import ACETO_RANGE, STAGE_LABELS, format_fraction
+
+    f = result.funnel
+    unit = "cells" if f.cells_per_unit == 1.0 else f"units of {f.cells_per_unit:g} cells"
+    if result.assay == "orthotopic":
+        title = (f"orthotopic assay: {f.meta['cells']:,} cells implanted, {f.meta['units']:,} units shed into blood "
+                 f"(seed {f.seed}); counts and fractions of units shed by each day")
+    else:
+        title = f"{result.assay} assay: {f.meta['units']:,} {unit} injected (seed {f.seed}); fraction of injected"
+    table = Table(title=title)
+    table.add_column("stage", no_wrap=True, min_width=22)
+    frac = f.fractions()
+    for day in f.days:
+        table.add_column(f"day {day:g}", justify="right", no_wrap=True)
+    for j, stage in enumerate(STAGES):
+        table.add_row(STAGE_LABELS[stage], *[f"{int(f.counts[i, j]):,} ({format_fraction(frac[i, j])})"
+                                             for i in range(len(f.days))])
+    table.add_row("arrested, top organs", *[Text(_top_organs(f.organs, f.arrested_by_organ[i]))
+                                             for i in range(len(f.days))])
+    if f.primary_cells is not None:
+        table.add_row("primary tumour (cells)", *[f"{c:.3g}" for c in f.primary_cells])
+    console.print(table)
+    for ref, model in result.references():
+        label = "alive (any stage)" if ref.stage == "alive" else STAGE_LABELS[ref.stage]
+        console.print(f"day {ref.day:g}, {label}: model {format_fraction(model)} vs {ref.value:g} ({ref.source})")
+    if result.potential is not None:
+        pot = result.potential
+        console.print(f"metastatic potential of {pot.cluster_size}-cell clusters vs single cells ({pot.assay}, "
+                      f"macroscopic metastases per injected cell at day {pot.day:g}): {pot.ratio:.1f}x per cell, "
+                      f"{pot.unit_ratio:.0f}x per unit (Aceto et al. 2014: {ACETO_RANGE[0]:g}-{ACETO_RANGE[1]:g}x)")
+    if result.efficiency is not None:
+        eff = result.efficiency
+        console.print(f"human model, {eff.patients:,} patients (default scenario, fast engine): {eff.colonies:,} "
+                      f"metastases from {eff.shed:.3g} units shed = 1 per {eff.units_per_metastasis:.2g} disseminated "
+                      f"units (Coumans et al. 2013: 1 per {eff.reference_cells_per_metastasis:.0e} cells)")
+    if out is not None:
+        console.print(f"funnel figure and assay.json written to [bold]{Path(out).resolve()}[/bold]")
+
+
 def main() -> None:
     """Console-script entry point (``seedsoil``)."""
     app()

@@ -1,0 +1,111 @@
+"""What the mechanisms must produce at the level of a cohort (fast engine, fixed seeds).
+
+Each check compares two arms that differ in one mechanism; tolerances are binomial/Poisson
+based or stated. Colony founders (all colonies that escape extinction, detected or not) give
+far more events than clinical detections, so they carry the statistical power here.
+"""
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from seedsoil.biology.organs import ORGANS
+from seedsoil.engine.fast import FastEngine
+from seedsoil.scenario import scenario_from_dict
+
+SEED = 2026
+
+
+def colonies(overrides: dict, n: int = 400, seed: int = SEED):
+    """All colony founders of ``n`` patients: organ, clone, origin arrays (plus the histories)."""
+    sc, p = scenario_from_dict(overrides, "<test>")
+    eng = FastEngine(sc, p)
+    hs = [eng.simulate(i, seed) for i in range(n)]
+    org = np.concatenate([h.colonies.organ for h in hs])
+    clone = np.concatenate([h.colonies.clone for h in hs])
+    origin = np.concatenate([h.colonies.origin for h in hs])
+    return org, clone, origin, hs
+
+
+def share(org, names):
+    idx = [ORGANS.index(n) for n in names]
+    return np.isin(org, idx).mean()
+
+
+def subclone(strength: float, n: int = 400):
+    over = {"clones": [{"name": "main", "share": 0.99, "traits": {"cxcr4": 0.0}}, {"name": "cxcr4_high", "share": 0.01, "traits": {"cxcr4": 1.0}}],
+            "parameters": {"homing.cxcr4_strength": strength, "homing.cxcr4_survival_strength": strength,
+                           "colonisation.human_scale": 3.5e-5}}
+    _, clone, _, _ = colonies(over, n)
+    return clone.mean(), len(clone)
+
+
+def test_cxcr4_subclone_share_grows_with_homing_and_dominates_when_strong():
+    """The homing advantage (CXCR4 x CXCL12 on arrest and on survival in the niche) lets a 1%
+    CXCR4-high subclone come to dominate the metastases (seed document 000)."""
+    neutral, n0 = subclone(0.0)
+    # without homing advantage the subclone keeps roughly its 1% share (binomial 99.9% band)
+    assert abs(neutral - 0.01) < 3.3 * np.sqrt(0.01 * 0.99 / n0) + 0.005
+    shares = [subclone(s)[0] for s in (2.0, 4.0, 6.0)]
+    assert shares[0] < shares[1] < shares[2]
+    assert shares[2] > 0.5, f"a 1% CXCR4-high subclone should dominate metastases at strong homing, got {shares[2]:.2f}"
+
+
+def test_lobular_site_pattern_emerges_from_ecadherin_loss():
+    serosal = ["peritoneum", "gi_tract", "ovary"]
+    base = {"parameters": {"colonisation.human_scale": 3e-4}}
+    ilc = {**base, "cohort": {"ilc_share": {"luminal_a": 1, "luminal_b": 1, "her2": 1, "triple_negative": 1}}}
+    idc = {**base, "cohort": {"ilc_share": {"luminal_a": 0, "luminal_b": 0, "her2": 0, "triple_negative": 0}}}
+    o_ilc, *_ = colonies(ilc)
+    o_idc, *_ = colonies(idc)
+    # Borst & Ingold 1993: GI/gynaecological/peritoneal far more frequent in ILC, lung/pleura less
+    assert share(o_ilc, serosal) > 5 * share(o_idc, serosal)
+    assert share(o_ilc, ["lung"]) < share(o_idc, ["lung"])
+    table = [[np.isin(o, [ORGANS.index("lung")]).sum(), len(o)] for o in (o_ilc, o_idc)]
+    assert stats.chi2_contingency([[a, b - a] for a, b in table])[1] < 1e-3
+
+
+def test_her2_tumours_seed_the_brain_more():
+    her2 = {"cohort": {"subtype_shares": {"luminal_a": 0, "luminal_b": 0, "her2": 1, "triple_negative": 0}}}
+    tn = {"cohort": {"subtype_shares": {"luminal_a": 0, "luminal_b": 0, "her2": 0, "triple_negative": 1}}}
+    o_h, *_ = colonies({**her2, "parameters": {"colonisation.human_scale": 3e-4}})
+    o_t, *_ = colonies({**tn, "parameters": {"colonisation.human_scale": 3e-4}})
+    assert share(o_h, ["brain"]) > 2 * share(o_t, ["brain"])
+
+
+def test_exosome_priming_raises_colonisation_of_the_primed_organ():
+    clone = [{"name": "lung_primer", "share": 1.0, "traits": {"integrin_lung": 1.0}}]
+    off, *_ = colonies({"clones": clone, "parameters": {"colonisation.niche_fold": 1.0, "colonisation.human_scale": 3e-4}})
+    on, *_ = colonies({"clones": clone, "parameters": {"colonisation.niche_fold": 5.0, "colonisation.human_scale": 3e-4}})
+    lung = ORGANS.index("lung")
+    assert (on == lung).sum() > 1.5 * (off == lung).sum()
+    bone = ORGANS.index("bone")
+    n_on, n_off = (on == bone).sum(), (off == bone).sum()
+    assert abs(n_on - n_off) < 4 * np.sqrt(n_on + n_off)  # unprimed organ unchanged (same streams, Poisson noise)
+
+
+def test_late_recurrences_come_from_dormancy_and_mostly_er_positive():
+    _, _, origin, hs = colonies({"parameters": {"colonisation.human_scale": 3e-4}}, n=600)
+    late_er, late_neg = 0, 0
+    for h in hs:
+        c = h.colonies
+        late = (c.origin == 1) & (c.founded > h.primary.diagnosis_day + 5 * 365.25)
+        if h.covariates.er:
+            late_er += late.sum()
+        else:
+            late_neg += late.sum()
+    assert origin.mean() > 0  # some colonies come from awakened dormant cells
+    n_er = sum(h.covariates.er for h in hs)
+    assert late_er / n_er > late_neg / (len(hs) - n_er)
+
+
+@pytest.mark.slow
+def test_tmem_case_control_reproduces_robinson_2009():
+    """Robinson et al. 2009: OR 1.9 per 10 TMEM units (95% CI 1.1-3.4); medians 105 vs 50."""
+    import seedsoil
+    from seedsoil.analysis.case_control import marker_odds_ratio
+
+    r = marker_odds_ratio(seedsoil.simulate(patients=3000, seed=SEED, workers=1).patients)
+    assert 1.1 <= r["odds_ratio"] <= 3.4, r
+    assert abs(r["odds_ratio"] - 1.9) < 0.4, r
+    assert r["median_marker_cases"] > 1.5 * r["median_marker_controls"]
