@@ -118,10 +118,6 @@ def test_only_regional_recurrence_may_be_missing(tables):
     assert set(missing) <= {"regional_recurrence_day"}, missing
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "interface bug: seedsoil.interfaces.tables.PATIENT_COLUMNS orders dfs_days, dfs_event, dmfs_days, ... "
-    "while docs/schema.md and results.PATIENTS_SCHEMA order dfs_days, dmfs_days, os_days, dfs_event, ...; "
-    "so simulate(...).patients and Result.load(...).patients differ in column order"))
 def test_in_memory_tables_follow_the_doc_column_order(run_dir):
     """simulate(...) tables already have the doc's column order, so save -> load is an exact round trip."""
     from seedsoil.interfaces.results import Result

@@ -11,8 +11,8 @@ PATIENT_COLUMNS: dict[str, str] = {
     "patient_id": "int64", "subtype": "object", "histology": "object", "er": "bool", "pr": "bool", "her2": "bool",
     "age_at_diagnosis": "float64", "tumor_size_mm": "float64", "grade": "int64", "tmem_score": "float64",
     "positive_nodes": "int64", "nodes_examined": "int64", "pT": "object", "pN": "object", "M": "object",
-    "stage": "object", "dfs_days": "float64", "dfs_event": "bool", "dmfs_days": "float64", "dmfs_event": "bool",
-    "os_days": "float64", "os_event": "bool", "death_cause": "object", "first_metastasis_sites": "object",
+    "stage": "object", "dfs_days": "float64", "dmfs_days": "float64", "os_days": "float64",
+    "dfs_event": "bool", "dmfs_event": "bool", "os_event": "bool", "death_cause": "object", "first_metastasis_sites": "object",
     "metastasis_sites": "object", "regional_recurrence_day": "float64", "n_colonies": "int64",
 }
 LESION_COLUMNS: dict[str, str] = {
