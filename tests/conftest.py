@@ -86,6 +86,7 @@ def _synthetic_tables(n: int = SYNTHETIC_PATIENTS, seed: int = SYNTHETIC_SEED) -
         "metastasis_sites": np.array(sites, dtype=object),
         "regional_recurrence_day": regional,
         "n_colonies": rng.poisson(1.0, n).astype(np.int64) + relapsed.astype(np.int64),
+        "ctc_7_5ml": rng.poisson(0.5, n).astype(np.int64),
     })
     lesions = pd.DataFrame(lesion_rows, columns=["patient_id", "organ", "detection_day", "size_mm", "clone",
                                                  "founded_day", "origin"]).astype({"patient_id": "int64"})

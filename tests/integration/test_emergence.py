@@ -99,13 +99,39 @@ def test_late_recurrences_come_from_dormancy_and_mostly_er_positive():
     assert late_er / n_er > late_neg / (len(hs) - n_er)
 
 
-@pytest.mark.slow
-def test_tmem_case_control_reproduces_robinson_2009():
-    """Robinson et al. 2009: OR 1.9 per 10 TMEM units (95% CI 1.1-3.4); medians 105 vs 50."""
+def test_nodal_deposits_shed_into_blood():
+    """Axillary deposits are a second source of blood-borne seeds (Pereira/Brown 2018)."""
+    busy = {"colonisation.human_scale": 1e-2, "nodes.deposit_prob": 1e-4}
+    off, *_ = colonies({"parameters": {**busy, "dissemination.nodal_blood_fold": 0.0}}, n=200)
+    on, *_ = colonies({"parameters": {**busy, "dissemination.nodal_blood_fold": 10.0}}, n=200)
+    assert len(on) > len(off) + 4 * np.sqrt(len(on) + len(off))
+
+
+@pytest.fixture(scope="module")
+def default_cohort():
     import seedsoil
+
+    return seedsoil.simulate(patients=3000, seed=SEED, workers=1).patients
+
+
+@pytest.mark.slow
+def test_tmem_case_control_reproduces_robinson_2009(default_cohort):
+    """Robinson et al. 2009: OR 1.9 per 10 TMEM units (95% CI 1.1-3.4); medians 105 vs 50."""
     from seedsoil.analysis.case_control import marker_odds_ratio
 
-    r = marker_odds_ratio(seedsoil.simulate(patients=3000, seed=SEED, workers=1).patients)
+    r = marker_odds_ratio(default_cohort)
     assert 1.1 <= r["odds_ratio"] <= 3.4, r
     assert abs(r["odds_ratio"] - 1.9) < 0.4, r
     assert r["median_marker_cases"] > 1.5 * r["median_marker_controls"]
+
+
+@pytest.mark.slow
+def test_ctc_detection_at_diagnosis_matches_lucci_2012(default_cohort):
+    """Lucci et al. 2012 Lancet Oncol 13:688: 24% of stage I-III patients have >=1 CTC per 7.5 mL
+    (n = 302, so a 95% CI of about +-5 points); metastatic patients have far more."""
+    m0 = default_cohort["M"] == "M0"
+    positive = (default_cohort.loc[m0, "ctc_7_5ml"] >= 1).mean()
+    assert abs(positive - 0.24) < 0.06, positive
+    m1 = default_cohort.loc[~m0, "ctc_7_5ml"]
+    assert (m1 >= 5).mean() > 0.5  # Cristofanilli et al. 2004: about half of metastatic patients have >=5
+    assert default_cohort["ctc_7_5ml"].corr(default_cohort["tmem_score"], method="spearman") > 0

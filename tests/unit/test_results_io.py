@@ -27,7 +27,7 @@ SCHEMA_MD = {
         "pN": "string", "M": "string", "stage": "string", "dfs_days": "double", "dmfs_days": "double",
         "os_days": "double", "dfs_event": "bool", "dmfs_event": "bool", "os_event": "bool",
         "death_cause": "string", "first_metastasis_sites": "string", "metastasis_sites": "string",
-        "regional_recurrence_day": "double", "n_colonies": "int64",
+        "regional_recurrence_day": "double", "n_colonies": "int64", "ctc_7_5ml": "int64",
     },
     "lesions": {"patient_id": "int64", "organ": "string", "detection_day": "double", "size_mm": "double",
                 "clone": "string", "founded_day": "double", "origin": "string"},

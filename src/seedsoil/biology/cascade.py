@@ -64,6 +64,14 @@ def shedding(traits: Traits, tmem_score: float, p: ParameterSet) -> Shedding:
     return Shedding(blood=blood, lymph=lymph, cluster_mean_size=size)
 
 
+def circulating_units(blood_units_per_day, p: ParameterSet, sample_ml: float | None = None):
+    """Expected tumour units in the blood at steady state (mean residence = half-life / ln 2),
+    or in a draw of ``sample_ml`` millilitres (CellSearch draws 7.5 mL)."""
+    residence_days = p["circulation.ctc_half_life_h"] / math.log(2.0) / 24.0
+    n = np.asarray(blood_units_per_day, dtype=float) * residence_days
+    return n if sample_ml is None else n * sample_ml / p["circulation.blood_volume_ml"]
+
+
 def circulation_survival(traits: Traits, p: ParameterSet) -> np.ndarray:
     """Probability a unit survives shear and NK cells until it arrests, by class; platelet
     cloaking shields from NK killing, clusters resist both."""

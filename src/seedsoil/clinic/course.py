@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from seedsoil.biology import cascade
 from seedsoil.biology.cascade import DAYS_PER_YEAR
 from seedsoil.biology.growth import cells_to_diameter, diameter_to_cells
 from seedsoil.biology.organs import OrganTable
@@ -41,8 +42,10 @@ def _log_distance(rate, clock_elapsed, capacity):
 class Clinic:
     """Applies the clinical rules of a parameter set to histories (one instance per run)."""
 
-    def __init__(self, params: ParameterSet, organs: OrganTable, follow_up_years: float):
+    def __init__(self, params: ParameterSet, organs: OrganTable, follow_up_years: float,
+                 clone_shares: tuple[float, ...] = (1.0,)):
         self.p, self.organs = params, organs
+        self.clone_shares = np.asarray(clone_shares, dtype=float)
         self.horizon = follow_up_years * DAYS_PER_YEAR
         self.capacity = params["growth.carrying_capacity_cells"]
         self.per_mm3 = params["cells.per_mm3"]
@@ -91,6 +94,21 @@ class Clinic:
             reach = d.founded[left] - math.log1p(-frac) / d.rate[left]
             regional = float(max(reach.min(), t_dx))
         return pn, positive, len(removed), regional
+
+    def _ctc_expected(self, h: PatientHistory, t_dx: float) -> float:
+        """Expected CTC units in one blood draw at diagnosis: primary (through TMEM doorways) plus
+        axillary deposits, at steady state with the patient CTC half-life (Meng et al. 2004)."""
+        p, cov = self.p, h.covariates
+        rate = sum(share * cascade.shedding(tr, cov.tmem_score, p).blood.sum() * h.primary.diagnosis_cells
+                   for share, tr in zip(self.clone_shares, h.traits))
+        d = h.deposits
+        if len(d):
+            cap = p["nodes.capacity_cells"]
+            alive = d.founded <= t_dx
+            cells = cap * np.exp(-math.log(cap) * np.exp(-d.rate[alive] * (t_dx - d.founded[alive])))
+            per_clone = np.array([cascade.shedding(tr, p["tmem.reference_score"], p).blood.sum() for tr in h.traits])
+            rate += float((cells * per_clone[d.clone[alive]]).sum()) * p["dissemination.nodal_blood_fold"]
+        return float(cascade.circulating_units(rate, p, p["circulation.ctc_sample_ml"]))
 
     def _other_death(self, age: float, rng: np.random.Generator) -> float:
         """Days from diagnosis to death from other causes (Gompertz mortality by age)."""
@@ -142,6 +160,7 @@ class Clinic:
                               t_m + (target - t_m) / fold if fold > 0 else np.inf)
         organ_death, organ_idx = self._organ_failure(h, t_dx, t_m)
         other = t_dx + self._other_death(cov.age, rng)
+        ctc = int(rng.poisson(self._ctc_expected(h, t_dx)))
         death = min(organ_death, other)
         end = min(death, t_dx + self.horizon)
         seen = detect <= end
@@ -183,6 +202,7 @@ class Clinic:
             "first_metastasis_sites": ";".join(first_sites), "metastasis_sites": ";".join(all_sites),
             "regional_recurrence_day": (regional - t_dx) if regional <= end else math.nan,
             "n_colonies": len(c),
+            "ctc_7_5ml": ctc,
         }
         detected = np.bincount(c.organ[idx], minlength=len(self.organs.names)) if len(idx) else np.zeros(len(self.organs.names), int)
         return ClinicalOutcome(row=row, lesions=lesions, detected_by_organ=detected)

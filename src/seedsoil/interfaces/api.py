@@ -43,7 +43,8 @@ def simulate_tables(scenario: Scenario, params: ParameterSet, patient_ids, seed:
     Each patient uses only her own random streams, so any partition of ``patient_ids`` into
     chunks gives the same rows."""
     eng = get_engine(engine)(scenario, params)
-    clinic = Clinic(params, OrganTable.from_params(params), scenario.cohort.follow_up_years)
+    clinic = Clinic(params, OrganTable.from_params(params), scenario.cohort.follow_up_years,
+                    tuple(c.share for c in scenario.clones))
     rows, lesions = [], []
     funnel = empty_funnel()
     detected = FUNNEL_STAGES.index("detected")

@@ -70,6 +70,7 @@ PATIENTS_SCHEMA = pa.schema([
     pa.field("metastasis_sites", pa.string(), nullable=False),
     pa.field("regional_recurrence_day", pa.float64()),
     pa.field("n_colonies", pa.int64(), nullable=False),
+    pa.field("ctc_7_5ml", pa.int64(), nullable=False),
 ])
 """patients.parquet, in docs/schema.md order. Float columns may hold NaN (stored as null)."""
 

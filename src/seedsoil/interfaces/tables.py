@@ -14,6 +14,7 @@ PATIENT_COLUMNS: dict[str, str] = {
     "stage": "object", "dfs_days": "float64", "dmfs_days": "float64", "os_days": "float64",
     "dfs_event": "bool", "dmfs_event": "bool", "os_event": "bool", "death_cause": "object", "first_metastasis_sites": "object",
     "metastasis_sites": "object", "regional_recurrence_day": "float64", "n_colonies": "int64",
+    "ctc_7_5ml": "int64",
 }
 LESION_COLUMNS: dict[str, str] = {
     "patient_id": "int64", "organ": "object", "detection_day": "float64", "size_mm": "float64",

@@ -14,6 +14,7 @@ that also keeps each value's metadata.
 from __future__ import annotations
 
 import csv
+import difflib
 import hashlib
 import math
 from collections.abc import Iterator, Mapping
@@ -78,8 +79,22 @@ class ParameterSet(Mapping[str, float]):
     def meta(self, name: str) -> Parameter:
         """The full record (unit, range, source, confidence) of one parameter."""
         if name not in self._p:
-            raise ParameterError(name, None, "unknown parameter (see `seedsoil params`)")
+            raise ParameterError(name, None, self.unknown(name))
         return self._p[name]
+
+    def unknown(self, name: str) -> str:
+        """What is allowed instead of an unknown ``name``: the organs or subtypes it could
+        name, or the closest parameter names."""
+        parts = name.split(".")
+        for head in ("organ", "trait"):
+            if parts[0] == head and len(parts) == 3:
+                known = sorted({k.split(".")[1] for k in self._p if k.startswith(head + ".")})
+                if parts[1] not in known:
+                    what = "organ" if head == "organ" else "subtype"
+                    return f"unknown {what} {parts[1]!r}; allowed: {', '.join(known)}"
+        close = difflib.get_close_matches(name, list(self._p), n=3, cutoff=0.6)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        return f"unknown parameter (see `seedsoil params`){hint}"
 
     def records(self) -> list[Parameter]:
         return list(self._p.values())
@@ -89,7 +104,7 @@ class ParameterSet(Mapping[str, float]):
         new = dict(self._p)
         for name, value in overrides.items():
             if name not in self._p:
-                raise ParameterError(name, value, "unknown parameter (see `seedsoil params`)")
+                raise ParameterError(name, value, self.unknown(name))
             rec = self._p[name]
             new[name] = replace(rec, value=rec.check(value))
         return ParameterSet(new)
