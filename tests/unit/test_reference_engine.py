@@ -4,6 +4,7 @@ closed forms the fast engine uses."""
 
 from __future__ import annotations
 
+import pickle
 import subprocess
 import sys
 
@@ -22,6 +23,13 @@ SEED = 20261121
 PATIENTS = 12
 Z = 5.0  # binomial tolerance in standard errors: a false failure about once in 3.5 million runs
 ALPHA = 1e-6  # for the goodness-of-fit checks of the sampling pieces
+BUSY = {  # ``small`` at its defaults sheds about 600 units a patient and rarely founds anything
+    "dissemination.human_shedding_scale": 3e-4,
+    "colonisation.human_scale": 1.0,
+    "colonisation.progress_prob": 0.5,
+    "nodes.deposit_prob": 1e-3,
+    "tmem.log_sd": 0.1,
+}
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +37,7 @@ def busy():
     """``small`` with colonisation and nodal deposits frequent enough that every stage is used."""
     base, _ = load_scenario("small")
     data = base.model_dump(mode="python")
-    data["parameters"] = {**data["parameters"], "colonisation.human_scale": 0.3, "nodes.deposit_prob": 1e-4}
+    data["parameters"] = {**data["parameters"], **BUSY}
     return scenario_from_dict(data, "<small, busy>")
 
 
@@ -83,6 +91,19 @@ def test_funnel_conservation(histories):
         used["deposits"] += len(h.deposits)
         used["dormant"] += int((c.origin == 1).sum())
     assert all(v > 0 for v in used.values()), f"the busy scenario must exercise every path: {used}"
+
+
+def test_axillary_deposits_shed_into_blood():
+    """With primary blood entry switched off (TMEM^5 of 1/60), blood units come from deposits only."""
+    base, _ = load_scenario("small")
+    data = base.model_dump(mode="python")
+    data["parameters"] = {**data["parameters"], **BUSY, "tmem.median_score": 1.0}
+    engine = ReferenceEngine(*scenario_from_dict(data, "<small, axillary>"))
+    blood = {True: 0, False: 0}
+    for pid in range(30):
+        h = engine.simulate(pid, SEED)
+        blood[len(h.deposits) > 0] += int(h.funnel[row("entered_blood"), 0])
+    assert blood[False] == 0 and blood[True] > 0, blood
 
 
 def test_deterministic(busy):
@@ -177,12 +198,16 @@ def test_refuses_patients_beyond_the_cap(busy, monkeypatch):
     with pytest.raises(ValueError, match="fast engine") as err:
         ReferenceEngine(*busy).simulate(0, SEED)
     assert isinstance(err.value, ScenarioError)  # what the CLI reports as one `error:` line
+    # parallel runs send it back from a worker process
+    again = pickle.loads(pickle.dumps(err.value))
+    assert type(again) is type(err.value) and str(again) == str(err.value)
 
 
 def test_cli_refuses_with_one_error_line(tmp_path):
     """Large tumours on the reference engine: exit 2, one `error:` line naming the fast engine."""
     path = tmp_path / "large.toml"
-    path.write_text('engine = "reference"\n[parameters]\n"diagnosis.size_min_mm" = 20\n"diagnosis.size_median_mm" = 60\n', encoding="utf-8")
+    path.write_text('engine = "reference"\n[parameters]\n'
+                    '"diagnosis.size_min_mm" = 20\n"diagnosis.size_median_mm" = 60\n', encoding="utf-8")
     proc = subprocess.run([sys.executable, "-c", "from seedsoil.interfaces.cli import main; main()",
                            "run", str(path), "--patients", "2", "--out", str(tmp_path / "o")],
                           capture_output=True, text=True, timeout=120)

@@ -15,11 +15,9 @@ import numpy as np
 from seedsoil.biology import cascade
 from seedsoil.biology.nodes import deposit_probability, node_arrest_probabilities
 from seedsoil.biology.organs import OrganTable
-from seedsoil.biology.therapy import TreatmentPlan, awakening_schedule
-from seedsoil.engine.covariates import clone_traits, primary_growth, sample_covariates
 from seedsoil.engine.grid import ShedGrid
 from seedsoil.engine.history import Colonies, NodalDeposits, PatientHistory, empty_funnel, stage
-from seedsoil.engine.streams import patient_rng
+from seedsoil.engine.patient import start_patient
 from seedsoil.params import ParameterSet
 from seedsoil.scenario import Scenario
 
@@ -54,17 +52,14 @@ class FastEngine:
 
     def simulate(self, patient_id: int, seed: int) -> PatientHistory:
         p = self.p
-        rng = patient_rng(seed, patient_id)
-        cov = sample_covariates(self.scenario, p, rng)
-        primary = primary_growth(cov, p)
-        traits, shares = clone_traits(self.scenario, cov, p)
-        plan = TreatmentPlan.standard(cov.er, p)
+        start = start_patient(self.scenario, p, seed, patient_id)
+        rng, cov, primary, plan = start.rng, start.covariates, start.primary, start.plan
+        traits, shares, scheds = start.traits, start.shares, start.schedules
         grid = ShedGrid.build(primary)
         priming = cascade.priming_level(grid.size, p)
         funnel = empty_funnel()
         colonies: list[Colonies] = []
         dep_node, dep_clone, dep_t = [], [], []
-        scheds = [awakening_schedule(tr, primary.diagnosis_day, plan, p) for tr in traits]
         # 1. the primary: blood (through TMEM doorways) and lymph
         for c, (tr, share) in enumerate(zip(traits, shares)):
             sh = cascade.shedding(tr, cov.tmem_score, p)

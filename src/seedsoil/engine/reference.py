@@ -42,10 +42,8 @@ from seedsoil.biology.dormancy import AwakeningSchedule
 from seedsoil.biology.growth import Gompertz
 from seedsoil.biology.nodes import deposit_probability, node_arrest_probabilities
 from seedsoil.biology.organs import OrganTable
-from seedsoil.biology.therapy import TreatmentPlan, awakening_schedule
-from seedsoil.engine.covariates import clone_traits, primary_growth, sample_covariates
 from seedsoil.engine.history import Colonies, NodalDeposits, PatientHistory, empty_funnel, stage
-from seedsoil.engine.streams import patient_rng
+from seedsoil.engine.patient import start_patient
 from seedsoil.params import ParameterSet
 from seedsoil.scenario import Scenario, ScenarioError
 
@@ -87,7 +85,8 @@ def shedding_steps(law: Gompertz, start: float, end: float) -> tuple[np.ndarray,
     return edges, 0.5 * (edges[:-1] + edges[1:])
 
 
-def materialise_departures(rng: np.random.Generator, edges: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def materialise_departures(rng: np.random.Generator, edges: np.ndarray,
+                           counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Every unit of ``counts`` (leading index, step) with its own uniform time within its step."""
     counts = np.atleast_2d(counts)
     lead, step = np.nonzero(counts)
@@ -135,7 +134,8 @@ def birth_death_escapes(rng: np.random.Generator, n: int, birth: float, death: f
     return size >= safe, elapsed
 
 
-def dormancy_clocks(rng: np.random.Generator, sched: AwakeningSchedule, arrival: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def dormancy_clocks(rng: np.random.Generator, sched: AwakeningSchedule,
+                    arrival: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each dormant cell runs two exponential clocks, awakening (the schedule's rate of the current
     segment) and death, restarted at every segment boundary (memorylessness); the first to ring
     decides. Returns (awakened, awakening day; NaN where it did not awaken)."""
@@ -178,12 +178,9 @@ class ReferenceEngine:
 
     def simulate(self, patient_id: int, seed: int) -> PatientHistory:
         p = self.p
-        rng = patient_rng(seed, patient_id)
-        cov = sample_covariates(self.scenario, p, rng)
-        primary = primary_growth(cov, p)
-        traits, shares = clone_traits(self.scenario, cov, p)
-        plan = TreatmentPlan.standard(cov.er, p)
-        scheds = [awakening_schedule(tr, primary.diagnosis_day, plan, p) for tr in traits]
+        start = start_patient(self.scenario, p, seed, patient_id)
+        rng, cov, primary, plan = start.rng, start.covariates, start.primary, start.plan
+        traits, shares, scheds = start.traits, start.shares, start.schedules
         funnel = empty_funnel()
         # 1. the primary, first cell to surgery: step counts for every clone, route and class
         edges, mid = shedding_steps(primary.law, 0.0, primary.diagnosis_day)

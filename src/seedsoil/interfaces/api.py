@@ -8,7 +8,6 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
-import numpy as np
 
 from seedsoil.biology.organs import OrganTable
 from seedsoil.clinic import Clinic

@@ -113,7 +113,7 @@ def run(
                                   progress=lambda done, total: bar.update(task, completed=done, total=total))
         else:
             result = simulate(scenario_obj, patients=patients, seed=seed, engine=chosen)
-    except (ScenarioError, ParameterError) as err:
+    except ValueError as err:  # ScenarioError, ParameterError, an engine refusing the scenario
         _fail(str(err))
     except KeyboardInterrupt:
         _fail("interrupted; nothing was written", EXIT_INTERRUPTED)

@@ -33,6 +33,9 @@ class ParameterError(ValueError):
         self.name, self.value, self.allowed = name, value, allowed
         super().__init__(f"{name} = {value!r}: {allowed}")
 
+    def __reduce__(self):  # rebuilt from its fields when it crosses a process boundary
+        return type(self), (self.name, self.value, self.allowed)
+
 
 @dataclass(frozen=True)
 class Parameter:

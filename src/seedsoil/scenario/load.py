@@ -6,6 +6,7 @@ and what is allowed; the CLI prints it and exits with status 2.
 
 from __future__ import annotations
 
+import enum
 import tomllib
 from collections.abc import Mapping
 from importlib import resources
@@ -31,8 +32,17 @@ class ScenarioError(ValueError):
         shown = "" if value is _MISSING else f" = {value!r}"
         super().__init__(f"{where}{shown}: {allowed}")
 
+    def __reduce__(self):  # rebuilt from its fields when it crosses a process boundary
+        return type(self), (self.source, self.key, self.value, self.allowed)
 
-_MISSING = object()
+
+class _Missing(enum.Enum):
+    """No value to show (a file-level problem); an enum member so it survives pickling."""
+
+    MISSING = 0
+
+
+_MISSING = _Missing.MISSING
 
 
 def builtin_names() -> tuple[str, ...]:
