@@ -212,3 +212,15 @@ def test_detected_counts_are_the_lesions(funnel, cohort_tables):
 
 def test_colonies_are_the_patients_colonies(funnel, cohort_tables):
     assert int(funnel.loc["colonies", list(ORGANS)].sum()) == int(cohort_tables["patients"]["n_colonies"].sum())
+
+
+def test_funnel_summary_nests_along_the_blood_route(cohort_tables):
+    """The whole-body summary (what the funnel figure draws) never grows from one stage to the next."""
+    from seedsoil.analysis.funnel import summarise_funnel
+
+    s = summarise_funnel(cohort_tables["funnel"]).set_index("stage")["count"]
+    route = ["entered_blood", "survived_circulation", "arrested", "extravasated"]
+    assert all(s[a] >= s[b] for a, b in zip(route, route[1:])), s
+    assert s["extravasated"] >= s["dormant"] + s["micrometastases"]
+    assert s["shed"] == s["entered_lymph"] + s["entered_blood"]
+    assert s["colonies"] >= s["detected"]

@@ -5,8 +5,8 @@ The funnel table (docs/schema.md) has rows (stage, organ, count); whole-body sta
 in cascade order, which shows the metastatic inefficiency at a glance.
 
 >>> import pandas as pd
->>> f = pd.DataFrame({"stage": ["entered_blood", "shed", "arrested", "arrested"],
-...                   "organ": ["all", "all", "lung", "bone"], "count": [100, 1000, 60, 30]})
+>>> f = pd.DataFrame({"stage": ["entered_blood", "shed", "arrested", "arrested", "arrested"],
+...                   "organ": ["all", "all", "lung", "bone", "axillary_nodes"], "count": [100, 1000, 60, 30, 7]})
 >>> summarise_funnel(f).set_index("stage").loc[["shed", "entered_blood", "arrested"], "count"].tolist()
 [1000, 100, 90]
 """
@@ -37,8 +37,10 @@ def summarise_funnel(funnel: pd.DataFrame) -> pd.DataFrame:
     """One total per stage in cascade order, with its fraction of the cells shed.
 
     Columns: stage, count (int64, cells or colonies), fraction_of_shed (NaN if nothing was shed).
-    A stage with an ``"all"`` row uses that whole-body count; otherwise its organ rows are
-    summed (per-organ stages such as arrest). Stages with no rows count 0.
+    A stage with an ``"all"`` row uses that whole-body count; otherwise its distant-organ rows
+    are summed (the blood route: units arrested in, or deposits founded in, the axillary nodes
+    come from ``entered_lymph`` and are left out, so each stage is a subset of the one before).
+    Stages with no rows count 0.
     """
     missing = {"stage", "organ", "count"} - set(funnel.columns)
     if missing:
@@ -46,7 +48,7 @@ def summarise_funnel(funnel: pd.DataFrame) -> pd.DataFrame:
     totals: dict[str, int] = {}
     for stage, rows in funnel.groupby("stage", sort=False):
         whole = rows[rows["organ"] == WHOLE_BODY]
-        totals[str(stage)] = int((whole if len(whole) else rows)["count"].sum())
+        totals[str(stage)] = int((whole if len(whole) else rows[rows["organ"] != LYMPHATIC])["count"].sum())
     order = stage_order(list(totals))
     counts = [totals.get(s, 0) for s in order]
     shed = totals.get("shed", 0)
