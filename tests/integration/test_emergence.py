@@ -66,11 +66,18 @@ def test_lobular_site_pattern_emerges_from_ecadherin_loss():
 
 
 def test_her2_tumours_seed_the_brain_more():
+    """HER2+ tumours reach the brain far more often than luminal ones (25% vs 10% of relapsed
+    patients, J Breast Cancer 2016); triple-negative ones get there by another programme (Bos 2009)."""
     her2 = {"cohort": {"subtype_shares": {"luminal_a": 0, "luminal_b": 0, "her2": 1, "triple_negative": 0}}}
+    lum = {"cohort": {"subtype_shares": {"luminal_a": 1, "luminal_b": 0, "her2": 0, "triple_negative": 0}}}
+    o_h, *_ = colonies({**her2, "parameters": {"colonisation.human_scale": 1e-2}})
+    o_l, *_ = colonies({**lum, "parameters": {"colonisation.human_scale": 1e-2}})
+    assert share(o_h, ["brain"]) > 2 * share(o_l, ["brain"])
     tn = {"cohort": {"subtype_shares": {"luminal_a": 0, "luminal_b": 0, "her2": 0, "triple_negative": 1}}}
-    o_h, *_ = colonies({**her2, "parameters": {"colonisation.human_scale": 3e-4}})
-    o_t, *_ = colonies({**tn, "parameters": {"colonisation.human_scale": 3e-4}})
-    assert share(o_h, ["brain"]) > 2 * share(o_t, ["brain"])
+    no_programme = {"extravasation.bbb_programme_fold": 1.0, "colonisation.human_scale": 1e-2}
+    o_t, *_ = colonies({**tn, "parameters": {"colonisation.human_scale": 1e-2}})
+    o_t0, *_ = colonies({**tn, "parameters": no_programme})
+    assert share(o_t, ["brain"]) > 2 * share(o_t0, ["brain"])
 
 
 def test_exosome_priming_raises_colonisation_of_the_primed_organ():

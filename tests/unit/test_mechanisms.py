@@ -90,6 +90,13 @@ def test_her2_breaches_blood_brain_barrier_only():
     assert e[0][i("brain")] < e[0][i("liver")] and e[0][i("liver")] > e[0][i("lung")]  # barrier hard, sinusoids easy
 
 
+def test_bbb_crossing_programme_opens_the_brain_only():
+    e = [cascade.extravasation(BASE.with_(bbb_crossing=v), ORG, P) for v in LEVELS]
+    assert strictly_increasing([x[i("brain")] for x in e])
+    others = [k for k in range(len(ORGANS)) if k != i("brain")]
+    np.testing.assert_allclose(e[0][others], e[-1][others])
+
+
 def test_fates_are_probabilities():
     f = cascade.fate_shares(ORG)
     np.testing.assert_allclose(f.sum(axis=1), 1.0)

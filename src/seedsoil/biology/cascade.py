@@ -121,10 +121,12 @@ def arrest_distribution(traits: Traits, organs: OrganTable, p: ParameterSet, *, 
 
 def extravasation(traits: Traits, organs: OrganTable, p: ParameterSet) -> np.ndarray:
     """Probability an arrested unit crosses the vessel wall, per organ: sinusoids easy, the
-    blood-brain barrier hard unless HER2 equips the cell; MMPs help everywhere."""
+    blood-brain barrier hard unless HER2 or the COX2/HBEGF/ST6GALNAC5 programme (Bos 2009)
+    equips the cell; MMPs help everywhere."""
     ease = organs.extravasation_ease * p["extravasation.mmp_fold"] ** traits.mmp
     brain = organs.index("brain")
-    ease[brain] *= p["extravasation.her2_bbb_fold"] ** traits.her2
+    ease[brain] *= (p["extravasation.her2_bbb_fold"] ** traits.her2
+                    * p["extravasation.bbb_programme_fold"] ** traits.bbb_crossing)
     return np.minimum(ease, 1.0)
 
 

@@ -10,7 +10,8 @@ from seedsoil.params import ParameterSet
 @dataclass(frozen=True)
 class Traits:
     """A clone's trait vector: E-cadherin, CXCR4, HER2, ER, EMT, MMP, PTHrP, platelet binding,
-    brain metabolism (lactate/GABA), neuregulin response and the exosome integrin profile."""
+    brain metabolism (lactate/GABA), neuregulin response, the HER2-independent blood-brain
+    barrier crossing programme (COX2, HBEGF, ST6GALNAC5) and the exosome integrin profile."""
 
     ecad: float = 1.0
     cxcr4: float = 0.0
@@ -22,6 +23,7 @@ class Traits:
     platelet_binding: float = 0.0
     brain_metabolism: float = 0.0
     nrg_response: float = 0.0
+    bbb_crossing: float = 0.0
     integrin_lung: float = 0.0
     integrin_liver: float = 0.0
     integrin_brain: float = 0.0

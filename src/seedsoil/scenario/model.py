@@ -15,7 +15,7 @@ SUBTYPES = ("luminal_a", "luminal_b", "her2", "triple_negative")
 HISTOLOGIES = ("idc", "ilc")
 TRAITS = (
     "ecad", "cxcr4", "her2", "er", "emt", "mmp", "pthrp", "platelet_binding",
-    "brain_metabolism", "nrg_response", "integrin_lung", "integrin_liver", "integrin_brain",
+    "brain_metabolism", "nrg_response", "bbb_crossing", "integrin_lung", "integrin_liver", "integrin_brain",
 )
 # strict=True: a TOML string ("0.5") or boolean (true) is not a number; ints are still accepted.
 Probability = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False, strict=True)]
