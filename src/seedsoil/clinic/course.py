@@ -72,14 +72,18 @@ class Clinic:
         x = _log_distance(rate, elapsed, self.capacity)
         return np.where(elapsed >= 0, self.capacity * np.exp(-x), 0.0)
 
+    def _deposit_cells(self, h: PatientHistory, t: float) -> np.ndarray:
+        """Cells in each axillary deposit at day ``t`` (Gompertz to the node's capacity; 0 if not yet founded)."""
+        d, cap = h.deposits, self.p["nodes.capacity_cells"]
+        x = math.log(cap) * np.exp(-d.rate * np.maximum(t - d.founded, 0.0))
+        return np.where(d.founded <= t, cap * np.exp(-x), 0.0)
+
     def _nodes(self, h: PatientHistory, t_dx: float):
         """Surgery on the axilla: sentinel biopsy, completion dissection when needed; pN."""
         p, d = self.p, h.deposits
         n_nodes, n_sln = int(p["nodes.count"]), int(p["nodes.sentinel_count"])
-        cap = p["nodes.capacity_cells"]
-        ln_k = math.log(cap)
-        x = ln_k * np.exp(-d.rate * np.maximum(t_dx - d.founded, 0.0))
-        cells = np.where(d.founded <= t_dx, cap * np.exp(-x), 0.0)
+        ln_k = math.log(p["nodes.capacity_cells"])
+        cells = self._deposit_cells(h, t_dx)
         node_max = np.zeros(n_nodes)
         np.maximum.at(node_max, d.node, cells_to_diameter(cells, self.per_mm3))
         clinical_positive = bool(np.any(node_max >= p["nodes.clinical_detection_mm"]))
@@ -103,11 +107,8 @@ class Clinic:
                    for share, tr in zip(self.clone_shares, h.traits))
         d = h.deposits
         if len(d):
-            cap = p["nodes.capacity_cells"]
-            alive = d.founded <= t_dx
-            cells = cap * np.exp(-math.log(cap) * np.exp(-d.rate[alive] * (t_dx - d.founded[alive])))
             per_clone = np.array([cascade.shedding(tr, p["tmem.reference_score"], p).blood.sum() for tr in h.traits])
-            rate += float((cells * per_clone[d.clone[alive]]).sum()) * p["dissemination.nodal_blood_fold"]
+            rate += float((self._deposit_cells(h, t_dx) * per_clone[d.clone]).sum()) * p["dissemination.nodal_blood_fold"]
         return float(cascade.circulating_units(rate, p, p["circulation.ctc_sample_ml"]))
 
     def _other_death(self, age: float, rng: np.random.Generator) -> float:

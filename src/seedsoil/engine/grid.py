@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import exp1
 
 from seedsoil.biology.growth import Gompertz
 from seedsoil.engine.covariates import Primary
@@ -50,8 +51,6 @@ class ShedGrid:
         edges = np.linspace(founded.min(), end, cells + 1)
         rel = np.maximum(edges[None, :] - founded[:, None], 0.0)  # (masses, edges)
         c, b = np.log(capacity), np.asarray(rates, dtype=float)[:, None]
-        from scipy.special import exp1
-
         e = np.where(rel > 0, exp1(c * np.exp(-b * rel)), exp1(c))
         mass = ((capacity / b) * np.diff(e, axis=1)).sum(axis=0)
         size_edges = np.where(rel > 0, capacity * np.exp(-c * np.exp(-b * rel)), 0.0).sum(axis=0)

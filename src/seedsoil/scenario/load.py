@@ -125,7 +125,7 @@ _NUMBER_ERRORS = ("float_type", "float_parsing", "int_type", "int_parsing", "fin
 
 def _from_validation(source: str, data: Mapping, err: ValidationError) -> ScenarioError:
     e = err.errors()[0]
-    loc = tuple(p for p in e["loc"] if p not in ("function-after[_sums_to_one(), SubtypeShares]",))
+    loc = tuple(e["loc"])
     value = _lookup(data, loc)
     kind, ctx = e["type"], e.get("ctx", {})
     msg = e["msg"].removeprefix("Value error, ")
