@@ -70,3 +70,60 @@ class AwakeningSchedule:
         width = b[rows, k] - a[rows, k]
         frac = -np.expm1(-lam * width)  # P(event in segment | alive at its start)
         return a[rows, k] - np.log1p(-np.asarray(u_time) * frac) / lam
+
+
+def pre_surgery_fates(wake, death, waiting):
+    """For a cell dormant ``waiting`` days before surgery, untreated rates ``wake`` and ``death``
+    per day: (P(it awakens before surgery), P(it is still dormant at surgery)).
+
+    >>> [round(float(x), 6) for x in pre_surgery_fates(0.01, 0.01, 0.0)]
+    [0.0, 1.0]
+    """
+    lam = np.asarray(wake + death, dtype=float)
+    still = np.exp(-lam * np.asarray(waiting, dtype=float))
+    share = np.divide(wake, lam, out=np.zeros(np.broadcast(lam, wake).shape), where=lam > 0)
+    return share * (1.0 - still), still
+
+
+def awakening_before_surgery(arrival, surgery, wake, death, u):
+    """Awakening day of a cell that arrived at ``arrival`` and awakens before ``surgery``
+    (truncated exponential of rate wake + death), by inversion of the uniform ``u``."""
+    lam = np.asarray(wake + death, dtype=float)
+    frac = -np.expm1(-lam * (surgery - arrival))
+    return arrival - np.log1p(-u * frac) / lam
+
+
+@dataclass(frozen=True)
+class AdjuvantAwakening:
+    """From surgery on, for cells still dormant then: awakening rate ``wake_on`` for ``window``
+    days (adjuvant endocrine therapy), ``wake_off`` afterwards, death rate ``death`` (per day);
+    arrays of one entry per patient. The two-segment case of :class:`AwakeningSchedule`,
+    vectorised over patients (memoryless: the arrival day no longer matters)."""
+
+    wake_on: np.ndarray
+    wake_off: np.ndarray
+    death: np.ndarray
+    window: np.ndarray
+
+    def _segments(self):
+        lam_on, lam_off = self.wake_on + self.death, self.wake_off + self.death
+        survive_on = np.exp(-lam_on * self.window)
+        p_on = np.divide(self.wake_on, lam_on, out=np.zeros_like(lam_on), where=lam_on > 0) * (1.0 - survive_on)
+        p_off = survive_on * np.divide(self.wake_off, lam_off, out=np.zeros_like(lam_off), where=lam_off > 0)
+        return p_on, p_off, lam_on, lam_off, survive_on
+
+    def probability(self) -> np.ndarray:
+        """P(a cell dormant at surgery ever awakens), per patient."""
+        p_on, p_off, *_ = self._segments()
+        return p_on + p_off
+
+    def sample_time(self, rows, u_segment, u_time) -> np.ndarray:
+        """Days after surgery at which cells of patients ``rows`` awaken, given that they do,
+        by inversion of two uniforms each."""
+        p_on, p_off, lam_on, lam_off, survive_on = (x[rows] for x in self._segments())
+        on = u_segment * (p_on + p_off) < p_on
+        frac_on = -np.expm1(-lam_on * self.window[rows])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t_on = -np.log1p(-u_time * frac_on) / lam_on
+            t_off = self.window[rows] - np.log1p(-u_time) / lam_off
+        return np.where(on, t_on, t_off)

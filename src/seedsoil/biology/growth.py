@@ -2,13 +2,17 @@
 
 With ``x = ln(K/N)`` Gompertz growth is ``dx/dt = -b x``, so ``x`` decays exponentially on the
 growth clock; the integral of ``N`` over time (needed for shedding) uses the exponential
-integral E1 from scipy.
+integral E1 from scipy. Rate, capacity and start size may be arrays (one law per patient or per
+colony, broadcast against the times), so the batch engine and the clinic share this one law.
 
 >>> g = Gompertz.from_doubling_time(100.0, reference_cells=1e9, capacity=1e12)
->>> round(g.doubling_time(1e9), 6)
+>>> round(float(g.doubling_time(1e9)), 6)
 100.0
 >>> round(float(g.size(g.time_to(4.2e9))) / 4.2e9, 9)
 1.0
+>>> laws = Gompertz.from_doubling_time(np.array([50.0, 200.0]), reference_cells=1e9, capacity=1e12)
+>>> [round(float(d), 6) for d in laws.doubling_time(1e9)]
+[50.0, 200.0]
 """
 
 from __future__ import annotations
@@ -24,31 +28,42 @@ LN2 = math.log(2.0)
 
 @dataclass(frozen=True)
 class Gompertz:
-    """Gompertz growth ``N(t) = n0 exp(ln(K/n0) (1 - e^{-b t}))``; rate ``b`` per day, K cells."""
+    """Gompertz growth ``N(t) = n0 exp(ln(K/n0) (1 - e^{-b t}))``; rate ``b`` per day, K cells.
 
-    rate: float
-    capacity: float
-    n0: float = 1.0
+    Fields may be floats or NumPy arrays of one shape (a family of laws)."""
+
+    rate: float | np.ndarray
+    capacity: float | np.ndarray
+    n0: float | np.ndarray = 1.0
 
     def __post_init__(self) -> None:
-        if not (self.rate > 0 and self.capacity > self.n0 > 0):
+        ok = np.all(np.asarray(self.rate) > 0) and np.all(np.asarray(self.capacity) > np.asarray(self.n0)) \
+            and np.all(np.asarray(self.n0) > 0)
+        if not ok:
             raise ValueError(f"invalid Gompertz law: rate={self.rate}, capacity={self.capacity}, n0={self.n0}")
 
     @classmethod
-    def from_doubling_time(cls, vdt_days: float, reference_cells: float, capacity: float, n0: float = 1.0) -> Gompertz:
+    def from_doubling_time(cls, vdt_days, reference_cells: float, capacity, n0=1.0) -> Gompertz:
         """The law whose volume doubling time at ``reference_cells`` is ``vdt_days``."""
-        if not capacity > reference_cells:
+        if not np.all(np.asarray(capacity) > reference_cells):
             raise ValueError("reference size must be below the carrying capacity")
-        return cls(rate=LN2 / (vdt_days * math.log(capacity / reference_cells)), capacity=capacity, n0=n0)
+        rate = LN2 / (np.asarray(vdt_days, dtype=float) * np.log(np.asarray(capacity, dtype=float) / reference_cells))
+        return cls(rate=float(rate) if rate.ndim == 0 else rate, capacity=capacity, n0=n0)
 
     @property
-    def _c(self) -> float:
-        return math.log(self.capacity / self.n0)
+    def _c(self):
+        """``ln(K/n0)``: the log-distance to the plateau at the start."""
+        c = np.log(np.asarray(self.capacity, dtype=float) / self.n0)
+        return float(c) if c.ndim == 0 else c
 
     def size(self, t):
         """Cells at time ``t`` (days since the first cell)."""
         t = np.asarray(t, dtype=float)
         return self.n0 * np.exp(self._c * -np.expm1(-self.rate * np.maximum(t, 0.0)))
+
+    def log_distance(self, t):
+        """``ln(K/N(t))``, the Gompertz state that decays as ``exp(-b t)`` (avoids rounding near K)."""
+        return self._c * np.exp(-self.rate * np.maximum(np.asarray(t, dtype=float), 0.0))
 
     def time_to(self, n):
         """Days from ``n0`` to ``n`` cells (inf at or above the capacity)."""
@@ -57,9 +72,9 @@ class Gompertz:
         with np.errstate(divide="ignore"):
             return np.where(frac < 1.0, -np.log1p(-np.minimum(frac, 1.0)) / self.rate, np.inf)
 
-    def doubling_time(self, n: float) -> float:
+    def doubling_time(self, n):
         """Instantaneous volume doubling time (days) at size ``n``."""
-        return LN2 / (self.rate * math.log(self.capacity / n))
+        return LN2 / (self.rate * np.log(np.asarray(self.capacity, dtype=float) / n))
 
     def integral(self, t0, t1):
         """Cell-days ``∫ N dt`` between ``t0`` and ``t1`` (E1 closed form)."""

@@ -1,5 +1,6 @@
-"""From a biological history to a patient: surgery and staging, detection of metastases,
-metastatic-phase therapy, death by organ failure or other causes, and the trial endpoints.
+"""From biological histories to patients, for a block at once: surgery and staging, detection
+of metastases, metastatic-phase therapy, death by organ failure or other causes, and the trial
+endpoints.
 
 Endpoints follow STEEP (Hudis et al. 2007 J Clin Oncol 25:2127): DFS counts regional recurrence,
 distant metastasis and death from any cause; DMFS counts distant metastasis and death; OS death.
@@ -8,44 +9,51 @@ All patient-facing times are days from diagnosis (= surgery), censored at the fo
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-
 import numpy as np
 
 from seedsoil.biology import cascade
 from seedsoil.biology.cascade import DAYS_PER_YEAR
-from seedsoil.biology.growth import cells_to_diameter, diameter_to_cells
+from seedsoil.biology.growth import Gompertz, cells_to_diameter, diameter_to_cells
 from seedsoil.biology.organs import OrganTable
-from seedsoil.clinic.staging import n_category, stage_group, t_category
-from seedsoil.engine.history import ORIGINS, PatientHistory
+from seedsoil.clinic.records import ClinicalBlock, LesionRecords, PatientRecords
+from seedsoil.clinic.staging import M_CATEGORIES, N_CATEGORIES, STAGE_TABLE, T_CATEGORIES, n_codes, t_codes
+from seedsoil.engine.history import ORGAN_COLUMNS, ORIGINS, CohortHistory, stage
+from seedsoil.engine.sampling import poisson_from_uniform
+from seedsoil.engine.streams import BLOCK_PATIENTS
 from seedsoil.params import ParameterSet
+from seedsoil.scenario import SUBTYPES
 
-BURDEN_STEP_DAYS = 7.0  # numerical resolution of the organ-failure search (refined by interpolation)
-BURDEN_CHUNK = 512  # colonies evaluated at once on the follow-up grid (bounds memory)
-
-
-@dataclass
-class ClinicalOutcome:
-    """One patients.parquet row, her detected lesions, and detected metastases by organ index."""
-
-    row: dict
-    lesions: list[dict]
-    detected_by_organ: np.ndarray
+FAILURE_SEARCH_YEARS = 40.0
+"""Organ failure is searched for over this many years from diagnosis (the longest follow-up a
+scenario allows), whatever the follow-up, so that a shorter follow-up only censors earlier."""
+FAILURE_BISECTIONS = 42
+"""Bisection steps of the organ-failure search (40 years / 2^42 ~ 3e-9 days)."""
 
 
-def _log_distance(rate, clock_elapsed, capacity):
-    """``ln(K/N)`` of a one-cell Gompertz colony after ``clock_elapsed`` days of its growth clock."""
-    return math.log(capacity) * np.exp(-rate * np.maximum(clock_elapsed, 0.0))
+def _segment_min(values: np.ndarray, groups: np.ndarray, n: int) -> np.ndarray:
+    """Per group 0..n-1, the smallest value (inf for empty groups)."""
+    out = np.full(n, np.inf)
+    np.minimum.at(out, groups, values)
+    return out
+
+
+def _site_strings(rows: np.ndarray, organs: np.ndarray, n: int, names: tuple[str, ...]) -> np.ndarray:
+    """Per patient, the ';'-joined alphabetical names of the organs listed for her ('' if none)."""
+    order = sorted(range(len(names)), key=lambda i: names[i])
+    bit = np.zeros(len(names), dtype=np.int64)
+    bit[order] = 1 << np.arange(len(names))
+    mask = np.zeros(n, dtype=np.int64)
+    np.bitwise_or.at(mask, rows, bit[organs])
+    uniq, inv = np.unique(mask, return_inverse=True)
+    text = np.array([";".join(names[i] for i in order if m & bit[i]) for m in uniq], dtype=object)
+    return text[inv]
 
 
 class Clinic:
-    """Applies the clinical rules of a parameter set to histories (one instance per run)."""
+    """Applies the clinical rules of a parameter set to blocks of histories (one per run)."""
 
-    def __init__(self, params: ParameterSet, organs: OrganTable, follow_up_years: float,
-                 clone_shares: tuple[float, ...] = (1.0,)):
+    def __init__(self, params: ParameterSet, organs: OrganTable, follow_up_years: float):
         self.p, self.organs = params, organs
-        self.clone_shares = np.asarray(clone_shares, dtype=float)
         self.horizon = follow_up_years * DAYS_PER_YEAR
         self.capacity = params["growth.carrying_capacity_cells"]
         self.per_mm3 = params["cells.per_mm3"]
@@ -53,157 +61,171 @@ class Clinic:
         self.node_clinical_cells = float(diameter_to_cells(params["nodes.clinical_detection_mm"], self.per_mm3))
 
     # -- pieces -----------------------------------------------------------------------------
-    def _clock(self, t, t_m: float, fold: float):
+    @staticmethod
+    def _clock(t, t_m, fold: float):
         """Growth clock of metastases: real time until systemic therapy starts at ``t_m``, then slowed."""
-        t = np.asarray(t, dtype=float)
-        return np.where(t <= t_m, t, t_m + fold * (t - t_m))
+        with np.errstate(invalid="ignore"):
+            return np.where(t <= t_m, t, t_m + fold * (t - t_m))
 
-    def _sizes(self, h: PatientHistory, t, t_m: float, which=None) -> np.ndarray:
-        """Cells of colonies at absolute times: shape (colonies, times) for a time vector ``t``;
-        with ``which`` (colony indices, same length as ``t``) each colony at its own time."""
+    def _colony_cells(self, h: CohortHistory, t, t_m, idx) -> np.ndarray:
+        """Cells of colonies ``idx`` at absolute days ``t`` (one per colony); 0 before founding."""
         c = h.colonies
         fold = h.plan.metastatic_growth_fold
-        tt = np.atleast_1d(np.asarray(t, dtype=float))
-        if which is None:
-            founded, rate, tt = c.founded[:, None], c.rate[:, None], tt[None, :]
-        else:
-            founded, rate = c.founded[which], c.rate[which]
-        elapsed = self._clock(tt, t_m, fold) - self._clock(founded, t_m, fold)
-        x = _log_distance(rate, elapsed, self.capacity)
-        return np.where(elapsed >= 0, self.capacity * np.exp(-x), 0.0)
+        elapsed = self._clock(t, t_m, fold) - self._clock(c.founded[idx], t_m, fold)
+        law = Gompertz(rate=c.rate[idx], capacity=self.capacity)
+        return np.where(elapsed >= 0, law.size(elapsed), 0.0)
 
-    def _deposit_cells(self, h: PatientHistory, t: float) -> np.ndarray:
-        """Cells in each axillary deposit at day ``t`` (Gompertz to the node's capacity; 0 if not yet founded)."""
-        d, cap = h.deposits, self.p["nodes.capacity_cells"]
-        x = math.log(cap) * np.exp(-d.rate * np.maximum(t - d.founded, 0.0))
-        return np.where(d.founded <= t, cap * np.exp(-x), 0.0)
+    def _organ_failure(self, h: CohortHistory, t_dx: np.ndarray, t_m: np.ndarray):
+        """Per patient, the first day (absolute) on which some organ's total burden reaches what
+        it tolerates (searched over :data:`FAILURE_SEARCH_YEARS`), and that organ (inf, -1 when none): bisection per
+        (patient, organ), burdens being non-decreasing in time."""
+        c, n, n_org = h.colonies, len(h), len(self.organs.names)
+        fail = np.full((n, n_org), np.inf)
+        if len(c):
+            seg = c.row * n_org + c.organ
+            tol = np.tile(self.organs.tolerated_burden_cells, n)
+            tm = t_m[c.row]
+            end = t_dx + FAILURE_SEARCH_YEARS * DAYS_PER_YEAR
+            all_idx = np.arange(len(c))
+            over = np.bincount(seg, self._colony_cells(h, end[c.row], tm, all_idx), n * n_org) >= tol
+            at_dx = np.bincount(seg, self._colony_cells(h, t_dx[c.row], tm, all_idx), n * n_org) >= tol
+            fail.ravel()[at_dx] = t_dx.repeat(n_org)[at_dx]
+            todo = over & ~at_dx
+            if todo.any():
+                idx = np.flatnonzero(todo[seg])
+                s = seg[idx]
+                lo, hi = t_dx.repeat(n_org).copy(), end.repeat(n_org).copy()
+                for _ in range(FAILURE_BISECTIONS):
+                    mid = 0.5 * (lo + hi)
+                    b = np.bincount(s, self._colony_cells(h, mid[s], tm[idx], idx), n * n_org)
+                    up = b >= tol
+                    hi = np.where(todo & up, mid, hi)
+                    lo = np.where(todo & ~up, mid, lo)
+                fail.ravel()[todo] = hi[todo]
+        organ = fail.argmin(axis=1)
+        when = fail[np.arange(n), organ]
+        return when, np.where(np.isfinite(when), organ, -1)
 
-    def _nodes(self, h: PatientHistory, t_dx: float):
-        """Surgery on the axilla: sentinel biopsy, completion dissection when needed; pN."""
-        p, d = self.p, h.deposits
+    def _deposit_cells(self, h: CohortHistory, t: np.ndarray) -> np.ndarray:
+        """Cells in each axillary deposit at its patient's day ``t`` (0 if not yet founded)."""
+        d = h.deposits
+        law = Gompertz(rate=d.rate, capacity=self.p["nodes.capacity_cells"])
+        age = t[d.row] - d.founded
+        return np.where(age >= 0, law.size(age), 0.0)
+
+    def _nodes(self, h: CohortHistory, t_dx: np.ndarray, deposit_cells: np.ndarray):
+        """Surgery on the axilla: sentinel biopsy, completion dissection when needed; pN codes,
+        positive and examined node counts, and the day residual disease becomes clinical."""
+        p, d, n = self.p, h.deposits, len(h)
         n_nodes, n_sln = int(p["nodes.count"]), int(p["nodes.sentinel_count"])
-        ln_k = math.log(p["nodes.capacity_cells"])
-        cells = self._deposit_cells(h, t_dx)
-        node_max = np.zeros(n_nodes)
-        np.maximum.at(node_max, d.node, cells_to_diameter(cells, self.per_mm3))
-        clinical_positive = bool(np.any(node_max >= p["nodes.clinical_detection_mm"]))
-        sln_macro = bool(np.any(node_max[:n_sln] > p["nodes.micromet_max_mm"]))
-        removed = np.arange(n_nodes) if (clinical_positive or sln_macro) else np.arange(n_sln)
-        pn, positive = n_category(node_max[removed], itc_max=p["nodes.itc_max_mm"], micro_max=p["nodes.micromet_max_mm"],
-                                  n1_max=int(p["nodes.pn1a_max_positive"]), n2_max=int(p["nodes.pn2a_max_positive"]))
-        left = ~np.isin(d.node, removed)
-        regional = math.inf
-        if left.any():
-            frac = math.log(self.node_clinical_cells) / ln_k
-            reach = d.founded[left] - math.log1p(-frac) / d.rate[left]
-            regional = float(max(reach.min(), t_dx))
-        return pn, positive, len(removed), regional
+        node_max = np.zeros((n, n_nodes))
+        np.maximum.at(node_max, (d.row, d.node), cells_to_diameter(deposit_cells, self.per_mm3))
+        clinical = (node_max >= p["nodes.clinical_detection_mm"]).any(axis=1)
+        sln_macro = (node_max[:, :n_sln] > p["nodes.micromet_max_mm"]).any(axis=1)
+        full = clinical | sln_macro
+        removed = full[:, None] | (np.arange(n_nodes) < n_sln)[None, :]
+        pn, positive = n_codes(np.where(removed, node_max, 0.0), itc_max=p["nodes.itc_max_mm"],
+                               micro_max=p["nodes.micromet_max_mm"], n1_max=int(p["nodes.pn1a_max_positive"]),
+                               n2_max=int(p["nodes.pn2a_max_positive"]))
+        examined = np.where(full, n_nodes, min(n_sln, n_nodes))
+        left = ~removed[d.row, d.node]
+        reach = d.founded + Gompertz(rate=d.rate, capacity=p["nodes.capacity_cells"]).time_to(self.node_clinical_cells)
+        regional = _segment_min(reach[left], d.row[left], n)
+        regional = np.where(np.isfinite(regional), np.maximum(regional, t_dx), np.inf)
+        return pn, positive, examined, regional
 
-    def _ctc_expected(self, h: PatientHistory, t_dx: float) -> float:
+    def _ctc_expected(self, h: CohortHistory, deposit_cells: np.ndarray) -> np.ndarray:
         """Expected CTC units in one blood draw at diagnosis: primary (through TMEM doorways) plus
         axillary deposits, at steady state with the patient CTC half-life (Meng et al. 2004)."""
-        p, cov = self.p, h.covariates
-        rate = sum(share * cascade.shedding(tr, cov.tmem_score, p).blood.sum() * h.primary.diagnosis_cells
-                   for share, tr in zip(self.clone_shares, h.traits))
+        p, cov, table = self.p, h.covariates, h.traits
+        ref = p["tmem.reference_score"]
+        per_clone = np.stack([table.per_key(c, lambda t: cascade.shedding(t, ref, p).blood.sum())
+                              for c in range(len(table.clone_names))], axis=1)  # (keys, clones)
+        key = cov.trait_key
+        rate = (per_clone[key] * table.shares[None, :]).sum(axis=1) * cascade.tmem_factor(cov.tmem_score, p) \
+            * h.primary.diagnosis_cells
         d = h.deposits
         if len(d):
-            per_clone = np.array([cascade.shedding(tr, p["tmem.reference_score"], p).blood.sum() for tr in h.traits])
-            rate += float((self._deposit_cells(h, t_dx) * per_clone[d.clone]).sum()) * p["dissemination.nodal_blood_fold"]
-        return float(cascade.circulating_units(rate, p, p["circulation.ctc_sample_ml"]))
+            nodal = deposit_cells * per_clone[key[d.row], d.clone] * p["dissemination.nodal_blood_fold"]
+            rate = rate + np.bincount(d.row, nodal, len(h))
+        return cascade.circulating_units(rate, p, p["circulation.ctc_sample_ml"])
 
-    def _other_death(self, age: float, rng: np.random.Generator) -> float:
-        """Days from diagnosis to death from other causes (Gompertz mortality by age)."""
+    def _other_death(self, age: np.ndarray, e: np.ndarray) -> np.ndarray:
+        """Days from diagnosis to death from other causes (Gompertz mortality by age), by
+        inversion of unit exponentials ``e``."""
         a, b = self.p["mortality.gompertz_a_per_year"], self.p["mortality.gompertz_b_per_year"]
-        e = rng.exponential()
-        return math.log1p(e * b / (a * math.exp(b * age))) / b * DAYS_PER_YEAR
-
-    def _organ_failure(self, h: PatientHistory, t_dx: float, t_m: float) -> tuple[float, int]:
-        """First day (absolute) any organ's total burden reaches what it tolerates; organ index."""
-        c = h.colonies
-        if len(c) == 0:
-            return math.inf, -1
-        grid = t_dx + np.arange(0.0, self.horizon + 2 * BURDEN_STEP_DAYS, BURDEN_STEP_DAYS)
-        n_org = len(self.organs.names)
-        burden = np.zeros((n_org, len(grid)))
-        for a in range(0, len(c), BURDEN_CHUNK):
-            idx = np.arange(a, min(a + BURDEN_CHUNK, len(c)))
-            sizes = self._sizes(h, np.broadcast_to(grid, (len(idx), len(grid))), t_m, which=idx[:, None])
-            np.add.at(burden, c.organ[idx], sizes)
-        ratio = burden / self.organs.tolerated_burden_cells[:, None]
-        over = ratio >= 1.0
-        if not over.any():
-            return math.inf, -1
-        first = np.where(over.any(axis=1), over.argmax(axis=1), len(grid))
-        o = int(first.argmin())
-        k = int(first[o])
-        if k == 0:
-            return float(grid[0]), o
-        r0, r1 = math.log(ratio[o, k - 1] + 1e-300), math.log(ratio[o, k])
-        frac = (0.0 - r0) / (r1 - r0) if r1 > r0 else 1.0
-        return float(grid[k - 1] + frac * BURDEN_STEP_DAYS), o
+        return np.log1p(e * b / (a * np.exp(b * age))) / b * DAYS_PER_YEAR
 
     # -- the whole course --------------------------------------------------------------------
-    def course(self, h: PatientHistory, rng: np.random.Generator) -> ClinicalOutcome:
-        p, cov, c = self.p, h.covariates, h.colonies
+    def course(self, h: CohortHistory, rng: np.random.Generator) -> ClinicalBlock:
+        """The clinical course of every patient of ``h`` (patients of one block); ``rng`` is that
+        block's clinic stream, drawn for the whole block and read by each patient's block row, so
+        her course does not depend on which other patients of the block are simulated."""
+        p, cov, c, n = self.p, h.covariates, h.colonies, len(h)
+        rows_in_block = h.patient_id % BLOCK_PATIENTS
+        e_other = rng.exponential(size=BLOCK_PATIENTS)[rows_in_block]
+        u_ctc = rng.random(BLOCK_PATIENTS)[rows_in_block]
         t_dx = h.primary.diagnosis_day
-        ln_k = math.log(self.capacity)
         fold = h.plan.metastatic_growth_fold
         # untreated detection of each colony: growth-clock time to the organ's detection size
-        need = -np.log1p(-np.log(self.detect_cells[c.organ]) / ln_k) / c.rate if len(c) else np.empty(0)
+        need = Gompertz(rate=c.rate, capacity=self.capacity).time_to(self.detect_cells[c.organ])
         untreated = c.founded + need
-        m1 = bool(len(c) and untreated.min() <= t_dx)
-        t_m = max(float(untreated.min()), t_dx) if len(c) else math.inf
-        # detection under therapy from t_m on
-        clock_found = self._clock(c.founded, t_m, fold)
-        target = clock_found + need
+        first = _segment_min(untreated, c.row, n)
+        m1 = first <= t_dx
+        t_m = np.where(np.isfinite(first), np.maximum(first, t_dx), np.inf)  # metastatic therapy starts
+        tm = t_m[c.row]
         with np.errstate(divide="ignore", invalid="ignore"):
-            detect = np.where(untreated <= t_m, np.maximum(untreated, t_dx),
-                              t_m + (target - t_m) / fold if fold > 0 else np.inf)
+            target = self._clock(c.founded, tm, fold) + need
+            detect = np.where(untreated <= tm, np.maximum(untreated, t_dx[c.row]),
+                              tm + (target - tm) / fold if fold > 0 else np.inf)
         organ_death, organ_idx = self._organ_failure(h, t_dx, t_m)
-        other = t_dx + self._other_death(cov.age, rng)
-        ctc = int(rng.poisson(self._ctc_expected(h, t_dx)))
-        death = min(organ_death, other)
-        end = min(death, t_dx + self.horizon)
-        seen = detect <= end
-        pn, positive, examined, regional = self._nodes(h, t_dx)
-        pt = t_category(cov.diameter_mm, t1_max=p["staging.t1_max_mm"], t2_max=p["staging.t2_max_mm"])
-        m = "M1" if m1 else "M0"
+        other = t_dx + self._other_death(cov.age, e_other)
+        dep_cells = self._deposit_cells(h, t_dx)
+        ctc = poisson_from_uniform(u_ctc, self._ctc_expected(h, dep_cells))
+        death = np.minimum(organ_death, other)
+        horizon_day = t_dx + self.horizon
+        end = np.minimum(death, horizon_day)
+        seen = detect <= end[c.row]
+        pn, positive, examined, regional = self._nodes(h, t_dx, dep_cells)
+        pt = t_codes(cov.diameter_mm, t1_max=p["staging.t1_max_mm"], t2_max=p["staging.t2_max_mm"])
+        first_distant = _segment_min(detect[seen], c.row[seen], n)
 
-        def endpoint(*event_times: float) -> tuple[float, bool]:
-            t = min(event_times)
-            return (t - t_dx, True) if t <= t_dx + self.horizon else (self.horizon, False)
+        def endpoint(t):
+            event = t <= horizon_day
+            return np.where(event, t - t_dx, self.horizon), event
 
-        first_distant = float(detect[seen].min()) if seen.any() else math.inf
         os_days, os_event = endpoint(death)
-        dmfs_days, dmfs_event = endpoint(first_distant, death)
-        dfs_days, dfs_event = endpoint(first_distant, death, regional)
+        dmfs_days, dmfs_event = endpoint(np.minimum(first_distant, death))
+        dfs_days, dfs_event = endpoint(np.minimum(np.minimum(first_distant, death), regional))
         idx = np.flatnonzero(seen)
-        sizes = self._sizes(h, detect[idx], t_m, which=idx)
-        lesions = [
-            {"patient_id": h.patient_id, "organ": self.organs.names[c.organ[i]], "detection_day": float(detect[i] - t_dx),
-             "size_mm": float(cells_to_diameter(s, self.per_mm3)), "clone": h.clone_names[c.clone[i]],
-             "founded_day": float(c.founded[i] - t_dx), "origin": ORIGINS[c.origin[i]]}
-            for i, s in zip(idx, sizes)
-        ]
+        idx = idx[np.lexsort((c.organ[idx], detect[idx], c.row[idx]))]
+        rows = c.row[idx]
+        sizes = self._colony_cells(h, detect[idx], tm[idx], idx)
+        names = self.organs.names
+        lesions = LesionRecords(
+            patient_id=h.patient_id[rows], organ=np.array(names, dtype=object)[c.organ[idx]],
+            detection_day=detect[idx] - t_dx[rows], size_mm=cells_to_diameter(sizes, self.per_mm3),
+            clone=np.array(h.clone_names, dtype=object)[c.clone[idx]], founded_day=c.founded[idx] - t_dx[rows],
+            origin=np.array(ORIGINS, dtype=object)[c.origin[idx]])
         window = p["followup.first_sites_window_days"]
-        first_sites = sorted({les["organ"] for les in lesions if les["detection_day"] <= first_distant - t_dx + window})
-        all_sites = sorted({les["organ"] for les in lesions})
-        if os_event:
-            cause = f"organ_failure:{self.organs.names[organ_idx]}" if organ_death <= other else "other_causes"
-        else:
-            cause = ""
-        row = {
-            "patient_id": h.patient_id, "subtype": cov.subtype, "histology": "ilc" if cov.lobular else "idc",
-            "er": cov.er, "pr": cov.pr, "her2": cov.her2, "age_at_diagnosis": cov.age,
-            "tumor_size_mm": cov.diameter_mm, "grade": cov.grade, "tmem_score": cov.tmem_score,
-            "positive_nodes": positive, "nodes_examined": examined, "pT": pt, "pN": pn, "M": m,
-            "stage": stage_group(pt, pn, m),
-            "dfs_days": dfs_days, "dfs_event": dfs_event, "dmfs_days": dmfs_days, "dmfs_event": dmfs_event,
-            "os_days": os_days, "os_event": os_event, "death_cause": cause,
-            "first_metastasis_sites": ";".join(first_sites), "metastasis_sites": ";".join(all_sites),
-            "regional_recurrence_day": (regional - t_dx) if regional <= end else math.nan,
-            "n_colonies": len(c),
-            "ctc_7_5ml": ctc,
-        }
-        detected = np.bincount(c.organ[idx], minlength=len(self.organs.names)) if len(idx) else np.zeros(len(self.organs.names), int)
-        return ClinicalOutcome(row=row, lesions=lesions, detected_by_organ=detected)
+        in_first = detect[idx] <= first_distant[rows] + window
+        organs_seen = c.organ[idx]
+        cause = np.where(organ_death <= other,
+                         np.array([f"organ_failure:{o}" for o in names] + [""], dtype=object)[organ_idx], "other_causes")
+        cause = np.where(os_event, cause, "").astype(object)
+        patients = PatientRecords(
+            patient_id=h.patient_id.astype(np.int64), subtype=np.array(SUBTYPES, dtype=object)[cov.subtype],
+            histology=np.where(cov.lobular, "ilc", "idc").astype(object), er=cov.er, pr=cov.pr, her2=cov.her2,
+            age_at_diagnosis=cov.age, tumor_size_mm=cov.diameter_mm, grade=cov.grade, tmem_score=cov.tmem_score,
+            positive_nodes=positive.astype(np.int64), nodes_examined=examined.astype(np.int64),
+            pT=np.array(T_CATEGORIES, dtype=object)[pt], pN=np.array(N_CATEGORIES, dtype=object)[pn],
+            M=np.array(M_CATEGORIES, dtype=object)[m1.astype(int)], stage=STAGE_TABLE[pt, pn, m1.astype(int)],
+            dfs_days=dfs_days, dmfs_days=dmfs_days, os_days=os_days,
+            dfs_event=dfs_event, dmfs_event=dmfs_event, os_event=os_event, death_cause=cause,
+            first_metastasis_sites=_site_strings(rows[in_first], organs_seen[in_first], n, names),
+            metastasis_sites=_site_strings(rows, organs_seen, n, names),
+            regional_recurrence_day=np.where(regional <= end, regional - t_dx, np.nan),
+            n_colonies=np.bincount(c.row, minlength=n).astype(np.int64), ctc_7_5ml=ctc.astype(np.int64))
+        funnel = h.funnel.sum(axis=0)
+        funnel[stage("detected"), ORGAN_COLUMNS] += np.bincount(organs_seen, minlength=len(names))
+        return ClinicalBlock(patients=patients, lesions=lesions, funnel=funnel)

@@ -12,34 +12,45 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 T1_SUBDIVISIONS = ((1.0, "T1mi"), (5.0, "T1a"), (10.0, "T1b"))  # AJCC 8th: <=1, <=5, <=10 mm
+T_CATEGORIES = ("T1mi", "T1a", "T1b", "T1c", "T2", "T3")
+N_CATEGORIES = ("pN0", "pN0(i+)", "pN1mi", "pN1a", "pN2a", "pN3a")
+M_CATEGORIES = ("M0", "M1")
+
+
+def t_codes(diameter_mm, *, t1_max: float, t2_max: float) -> np.ndarray:
+    """pT (index into :data:`T_CATEGORIES`) from each invasive tumour's greatest diameter (mm);
+    T4 (chest wall/skin) is not modelled."""
+    d = np.asarray(diameter_mm, dtype=float)
+    limits = [lim for lim, _ in T1_SUBDIVISIONS] + [t1_max, t2_max]
+    return np.searchsorted(np.array(limits), d, side="left")
 
 
 def t_category(diameter_mm: float, *, t1_max: float, t2_max: float) -> str:
-    """pT from the invasive tumour's greatest diameter (T4, chest wall/skin, is not modelled)."""
-    if diameter_mm <= t1_max:
-        for limit, name in T1_SUBDIVISIONS:
-            if diameter_mm <= limit:
-                return name
-        return "T1c"
-    return "T2" if diameter_mm <= t2_max else "T3"
+    """pT of one tumour (see :func:`t_codes`)."""
+    return T_CATEGORIES[int(t_codes([diameter_mm], t1_max=t1_max, t2_max=t2_max)[0])]
+
+
+def n_codes(node_max_mm, *, itc_max: float, micro_max: float, n1_max: int, n2_max: int) -> tuple[np.ndarray, np.ndarray]:
+    """pN (index into :data:`N_CATEGORIES`) and positive node counts, from the largest deposit
+    (mm) in each examined node, shape (patients, nodes), 0 = no deposit or not examined. Nodes
+    with micro- or macrometastases count as positive; ITCs do not."""
+    s = np.atleast_2d(np.asarray(node_max_mm, dtype=float))
+    positive = (s > itc_max).sum(axis=1)
+    macro = (s > micro_max).any(axis=1)
+    any_dep = (s > 0).any(axis=1)
+    code = np.where(macro, np.where(positive <= n1_max, 3, np.where(positive <= n2_max, 4, 5)),
+                    np.where(positive > 0, 2, np.where(any_dep, 1, 0)))
+    return code, positive
 
 
 def n_category(node_max_mm: Sequence[float], *, itc_max: float, micro_max: float, n1_max: int, n2_max: int) -> tuple[str, int]:
-    """pN and the number of positive nodes, from the largest deposit (mm) in each examined node
-    (0 = no deposit). Nodes with micro- or macrometastases count as positive; ITCs do not."""
-    sizes = [s for s in node_max_mm if s > 0]
-    positive = sum(1 for s in sizes if s > itc_max)
-    macro = any(s > micro_max for s in sizes)
-    if macro:
-        name = "pN1a" if positive <= n1_max else ("pN2a" if positive <= n2_max else "pN3a")
-    elif positive:
-        name = "pN1mi"
-    elif sizes:
-        name = "pN0(i+)"
-    else:
-        name = "pN0"
-    return name, positive
+    """pN and the number of positive nodes of one axilla (see :func:`n_codes`)."""
+    code, positive = n_codes([list(node_max_mm) or [0.0]], itc_max=itc_max, micro_max=micro_max, n1_max=n1_max,
+                             n2_max=n2_max)
+    return N_CATEGORIES[int(code[0])], int(positive[0])
 
 
 _N_GROUP = {"pN0": 0, "pN0(i+)": 0, "pN1mi": "mi", "pN1a": 1, "pN2a": 2, "pN3a": 3}
@@ -62,3 +73,8 @@ def stage_group(pt: str, pn: str, m: str) -> str:
     if t1:
         return {0: "IA", "mi": "IB", 1: "IIA"}[n]
     raise ValueError(f"unknown T category {pt!r}")
+
+
+STAGE_TABLE = np.array([[[stage_group(t, n, m) for m in M_CATEGORIES] for n in N_CATEGORIES] for t in T_CATEGORIES],
+                       dtype=object)
+"""Stage group by (pT code, pN code, M code), built from :func:`stage_group`."""

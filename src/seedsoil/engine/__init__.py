@@ -1,22 +1,13 @@
-"""Engines (layer 3): sample stochastic patient histories from the biology.
+"""Engines (layer 3): sample stochastic histories of blocks of patients from the biology.
 
-Both engines take the same (scenario, parameters) and expose ``simulate(patient_id, seed)``
-returning a :class:`~seedsoil.engine.history.PatientHistory`.
-"""
+Every engine implements :class:`~seedsoil.engine.contract.Engine` and is listed in
+:mod:`seedsoil.engine.registry`."""
 
+from seedsoil.engine.contract import Capabilities, Engine
 from seedsoil.engine.fast import FastEngine
-from seedsoil.engine.history import FUNNEL_SITES, FUNNEL_STAGES, PatientHistory
+from seedsoil.engine.history import FUNNEL_SITES, FUNNEL_STAGES, CohortHistory
 from seedsoil.engine.reference import ReferenceEngine
+from seedsoil.engine.registry import DEFAULT_ENGINE, ENGINES, engine_names, get_engine
 
-ENGINES: dict[str, type] = {"fast": FastEngine, "reference": ReferenceEngine}
-
-
-def get_engine(name: str):
-    """The engine class registered under ``name``."""
-    try:
-        return ENGINES[name]
-    except KeyError:
-        raise ValueError(f"unknown engine {name!r}; available: {', '.join(sorted(ENGINES))}") from None
-
-
-__all__ = ["ENGINES", "FUNNEL_SITES", "FUNNEL_STAGES", "FastEngine", "PatientHistory", "ReferenceEngine", "get_engine"]
+__all__ = ["Capabilities", "CohortHistory", "DEFAULT_ENGINE", "ENGINES", "Engine", "FUNNEL_SITES", "FUNNEL_STAGES",
+           "FastEngine", "ReferenceEngine", "engine_names", "get_engine"]

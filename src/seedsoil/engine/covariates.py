@@ -1,4 +1,5 @@
-"""Who the patient is and how her primary grew: drawn first from her own stream by both engines."""
+"""Who the patients are and how their primaries grew, for a block of patients at once: drawn
+first, from the block's covariate stream, by every engine (so engines agree patient by patient)."""
 
 from __future__ import annotations
 
@@ -16,73 +17,114 @@ from seedsoil.scenario import SUBTYPES, Scenario
 
 @dataclass(frozen=True)
 class Covariates:
-    """Patient and tumour at diagnosis (age in years, sizes in mm, VDT in days)."""
+    """Patients and tumours at diagnosis, one entry per patient (age in years, sizes in mm,
+    VDT in days); ``subtype`` holds indices into :data:`~seedsoil.scenario.SUBTYPES`."""
 
-    subtype: str
-    lobular: bool
-    er: bool
-    pr: bool
-    her2: bool
-    grade: int
-    age: float
-    tmem_score: float
-    vdt_days: float
-    diameter_mm: float
+    subtype: np.ndarray
+    lobular: np.ndarray
+    er: np.ndarray
+    pr: np.ndarray
+    her2: np.ndarray
+    grade: np.ndarray
+    age: np.ndarray
+    tmem_score: np.ndarray
+    vdt_days: np.ndarray
+    diameter_mm: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.subtype)
+
+    def take(self, rows) -> Covariates:
+        return Covariates(*(getattr(self, f)[rows] for f in self.__dataclass_fields__))
+
+    @property
+    def trait_key(self) -> np.ndarray:
+        """Index of each patient's (subtype, ER, HER2, lobular) combination in a :class:`TraitTable`."""
+        return ((self.subtype * 2 + self.er) * 2 + self.her2) * 2 + self.lobular
 
 
 @dataclass(frozen=True)
 class Primary:
-    """The primary tumour's growth law and the day it is diagnosed and removed (day 0 = first cell)."""
+    """Each primary's growth law and the day it is diagnosed and removed (day 0 = first cell)."""
 
     law: Gompertz
-    diagnosis_day: float
-    diagnosis_cells: float
+    diagnosis_day: np.ndarray
+    diagnosis_cells: np.ndarray
+
+    def take(self, rows) -> Primary:
+        law = Gompertz(rate=self.law.rate[rows], capacity=self.law.capacity, n0=self.law.n0)
+        return Primary(law, self.diagnosis_day[rows], self.diagnosis_cells[rows])
 
 
-def _truncated_normal(rng: np.random.Generator, mean: float, sd: float, lo: float, hi: float) -> float:
-    """One draw by inversion, so it consumes exactly one uniform."""
+def _truncated_normal(rng: np.random.Generator, n: int, mean, sd, lo, hi) -> np.ndarray:
+    """``n`` draws by inversion (one uniform each), between ``lo`` and ``hi``."""
     if sd == 0:
-        return min(max(mean, lo), hi)
+        return np.full(n, min(max(mean, lo), hi), dtype=float)
     a, b = ndtr((lo - mean) / sd), ndtr((hi - mean) / sd)
-    return float(mean + sd * ndtri(a + rng.random() * (b - a)))
+    return mean + sd * ndtri(a + rng.random(n) * (b - a))
 
 
-def sample_covariates(scenario: Scenario, p: ParameterSet, rng: np.random.Generator) -> Covariates:
-    """Subtype, histology, receptors, grade, age, TMEM, doubling time and size at diagnosis."""
+def _by_subtype(p: ParameterSet, pattern: str) -> np.ndarray:
+    return np.array([p[pattern.format(s)] for s in SUBTYPES])
+
+
+def sample_covariates(scenario: Scenario, p: ParameterSet, rng: np.random.Generator, n: int) -> Covariates:
+    """Subtype, histology, receptors, grade, age, TMEM, doubling time and size at diagnosis of
+    ``n`` patients; each quantity is one vectorised draw, in a fixed order."""
     c = scenario.cohort
     shares = np.array([getattr(c.subtype_shares, s) for s in SUBTYPES])
-    subtype = SUBTYPES[int(rng.choice(len(SUBTYPES), p=shares / shares.sum()))]
-    lobular = bool(rng.random() < getattr(c.ilc_share, subtype))
-    er = bool(rng.random() < p[f"cohort.er_positive_prob.{subtype}"])
-    pr = bool(er and rng.random() < p[f"cohort.pr_positive_prob.{subtype}"])
-    her2 = bool(rng.random() < p[f"cohort.her2_positive_prob.{subtype}"])
-    gp = np.array([p[f"cohort.grade_prob.{subtype}.g{g}"] for g in (1, 2, 3)])
-    grade = int(rng.choice(3, p=gp / gp.sum())) + 1
-    age = _truncated_normal(rng, c.age_mean, c.age_sd, c.age_min, c.age_max)
-    tmem = p["tmem.median_score"] * math.exp(p["tmem.log_sd"] * rng.standard_normal())
-    vdt = p[f"growth.vdt_days.{subtype}"] * math.exp(p["growth.vdt_log_sd"] * rng.standard_normal())
+    cum = np.cumsum(shares / shares.sum())
+    subtype = np.minimum(np.searchsorted(cum, rng.random(n), side="right"), len(SUBTYPES) - 1)
+    ilc = np.array([getattr(c.ilc_share, s) for s in SUBTYPES])
+    lobular = rng.random(n) < ilc[subtype]
+    er = rng.random(n) < _by_subtype(p, "cohort.er_positive_prob.{}")[subtype]
+    pr = er & (rng.random(n) < _by_subtype(p, "cohort.pr_positive_prob.{}")[subtype])
+    her2 = rng.random(n) < _by_subtype(p, "cohort.her2_positive_prob.{}")[subtype]
+    gp = np.array([[p[f"cohort.grade_prob.{s}.g{g}"] for g in (1, 2, 3)] for s in SUBTYPES])
+    gcum = np.cumsum(gp / gp.sum(axis=1, keepdims=True), axis=1)[subtype]
+    grade = np.minimum((rng.random(n)[:, None] >= gcum).sum(axis=1), 2) + 1
+    age = _truncated_normal(rng, n, c.age_mean, c.age_sd, c.age_min, c.age_max)
+    tmem = p["tmem.median_score"] * np.exp(p["tmem.log_sd"] * rng.standard_normal(n))
+    vdt = _by_subtype(p, "growth.vdt_days.{}")[subtype] * np.exp(p["growth.vdt_log_sd"] * rng.standard_normal(n))
     med, sd = math.log(p["diagnosis.size_median_mm"]), p["diagnosis.size_log_sd"]
-    diameter = math.exp(_truncated_normal(rng, med, sd, math.log(p["diagnosis.size_min_mm"]),
-                                          math.log(p["diagnosis.size_max_mm"])))
-    return Covariates(subtype, lobular, er, pr, her2, grade, age, tmem, vdt, diameter)
+    diameter = np.exp(_truncated_normal(rng, n, med, sd, math.log(p["diagnosis.size_min_mm"]),
+                                        math.log(p["diagnosis.size_max_mm"])))
+    return Covariates(subtype.astype(np.int64), lobular, er, pr, her2, grade.astype(np.int64), age, tmem, vdt,
+                      diameter)
 
 
 def primary_growth(cov: Covariates, p: ParameterSet) -> Primary:
-    """Gompertz law from one cell calibrated to the patient's doubling time; diagnosis day."""
+    """Gompertz laws from one cell calibrated to each patient's doubling time; diagnosis days."""
     per_mm3 = p["cells.per_mm3"]
     law = Gompertz.from_doubling_time(cov.vdt_days, float(diameter_to_cells(p["growth.reference_diameter_mm"], per_mm3)),
                                       p["growth.carrying_capacity_cells"])
-    n_dx = float(diameter_to_cells(cov.diameter_mm, per_mm3))
-    return Primary(law=law, diagnosis_day=float(law.time_to(n_dx)), diagnosis_cells=n_dx)
+    n_dx = diameter_to_cells(cov.diameter_mm, per_mm3)
+    return Primary(law=law, diagnosis_day=law.time_to(n_dx), diagnosis_cells=n_dx)
 
 
-def clone_traits(scenario: Scenario, cov: Covariates, p: ParameterSet) -> tuple[list[Traits], np.ndarray]:
-    """Each clone's traits (subtype defaults with the clone's overrides; ILC loses E-cadherin)."""
-    base = subtype_traits(p, cov.subtype, er=cov.er, her2=cov.her2, lobular=cov.lobular)
-    traits = []
-    for clone in scenario.clones:
-        t = base.with_(**clone.traits)
-        if cov.lobular:
-            t = t.with_(ecad=0.0)
-        traits.append(t)
-    return traits, np.array([cl.share for cl in scenario.clones])
+class TraitTable:
+    """The traits of every clone for every (subtype, ER, HER2, lobular) combination: a cohort has
+    at most 32 distinct trait vectors per clone, so stage probabilities are computed per
+    combination once and indexed per patient (:attr:`Covariates.trait_key`)."""
+
+    def __init__(self, scenario: Scenario, p: ParameterSet):
+        self.clone_names = tuple(cl.name for cl in scenario.clones)
+        self.shares = np.array([cl.share for cl in scenario.clones])
+        self.traits: list[list[Traits]] = []  # [key][clone]
+        for s in SUBTYPES:
+            for er in (False, True):
+                for her2 in (False, True):
+                    for lob in (False, True):
+                        base = subtype_traits(p, s, er=er, her2=her2, lobular=lob)
+                        row = []
+                        for clone in scenario.clones:
+                            t = base.with_(**clone.traits)
+                            row.append(t.with_(ecad=0.0) if lob else t)
+                        self.traits.append(row)
+
+    def __len__(self) -> int:
+        return len(self.traits)
+
+    def per_key(self, clone: int, fn) -> np.ndarray:
+        """``fn(traits)`` for every combination of one clone, stacked on a leading axis."""
+        return np.stack([np.asarray(fn(row[clone]), dtype=float) for row in self.traits])

@@ -1,11 +1,23 @@
-"""The fast engine: exact event-driven sampling by Poisson thinning (DESIGN.md section 4).
+"""The fast engine: exact event-driven sampling by Poisson thinning, for a block of patients
+at once (DESIGN.md section 4).
 
 Units leave each tumour mass (the primary, then its axillary deposits) as a Poisson process of
 intensity rate x N(t); their fates are independent, so counts at each stage are nested
-binomial/multinomial draws (no unit is created or lost between stages), and only consequential
-events (colony founders, awakened dormant cells, nodal deposits) get times, drawn from the
-intensity weighted by their time-dependent success probability. Cost grows with the number of
-consequential events, not with the cells shed.
+binomial/multinomial draws over arrays of patients (no unit is created or lost between
+stages), and only consequential events (colony founders, awakened dormant cells, nodal
+deposits) get times, drawn from the intensity weighted by their time-dependent success
+probability. Stage probabilities depend on a patient's traits only through her (subtype, ER,
+HER2, lobular) combination, so they are computed once per combination and indexed.
+
+Dormant cells are split at surgery: those that awaken (and progress) before it are drawn with
+the rest of the seeding, from the seeding stream; those still dormant at surgery are counted
+there too, and what adjuvant therapy does to them is drawn from the adjuvant stream. So a change
+of therapy leaves every pre-surgical draw of every patient unchanged.
+
+Cost grows with patients and consequential events, not with the cells shed: NumPy over
+patients (about a hundred array operations per block, each over the block's patients x grid
+cells); the ragged parts (founders, deposits) are flat arrays with a row index, so no loop runs
+over patients or events in Python.
 """
 
 from __future__ import annotations
@@ -13,123 +25,217 @@ from __future__ import annotations
 import numpy as np
 
 from seedsoil.biology import cascade
+from seedsoil.biology.cascade import DAYS_PER_YEAR
+from seedsoil.biology.growth import Gompertz
+from seedsoil.biology.dormancy import AdjuvantAwakening, awakening_before_surgery, pre_surgery_fates
 from seedsoil.biology.nodes import deposit_probability, node_arrest_probabilities
 from seedsoil.biology.organs import OrganTable
-from seedsoil.engine.grid import ShedGrid
-from seedsoil.engine.history import Colonies, NodalDeposits, PatientHistory, empty_funnel, stage
-from seedsoil.engine.patient import start_patient
+from seedsoil.engine.contract import Capabilities, Engine
+from seedsoil.engine.covariates import TraitTable
+from seedsoil.engine.grid import SheddingGrid
+from seedsoil.engine.history import (ALL, DIRECT, DORMANT, NODES, ORGAN_COLUMNS, CohortHistory, Colonies,
+                                     NodalDeposits, empty_funnel, stage)
+from seedsoil.engine.start import CohortStart, finish_block, start_block
+from seedsoil.engine.streams import Phase, block_rng
 from seedsoil.params import ParameterSet
 from seedsoil.scenario import Scenario
 
-ALL, NODES = 0, -1  # funnel columns: whole body, axillary nodes (organs in between)
+
+class _CloneTables:
+    """One clone's stage probabilities for every trait combination (leading axis = key)."""
+
+    def __init__(self, table: TraitTable, clone: int, organs: OrganTable, p: ParameterSet, bd: float):
+        per = lambda fn: table.per_key(clone, fn)  # noqa: E731
+        # units per cell-day at the reference TMEM density (blood entry scales with tmem_factor)
+        self.blood = per(lambda t: cascade.shedding(t, p["tmem.reference_score"], p).blood)  # (K, 2)
+        self.lymph = per(lambda t: cascade.shedding(t, p["tmem.reference_score"], p).lymph)  # (K, 2)
+        self.circ = per(lambda t: cascade.circulation_survival(t, p))  # (K, 2)
+        self.arrest = per(lambda t: cascade.arrest_distribution(t, organs, p))  # (K, 2, O)
+        self.ext = per(lambda t: cascade.extravasation(t, organs, p))  # (K, O)
+        self.p0 = per(lambda t: cascade.progression_prob(t, organs, p, 0.0)) * bd  # (K, 2, O)
+        self.gain = per(lambda t: cascade.niche_gain(t, organs, p))  # (K, O)
+        rates = per(lambda t: np.array(cascade.dormancy_rates(t, p)))  # (K, 2): wake, death per day
+        self.wake, self.death = rates[:, 0], rates[:, 1]
 
 
-class FastEngine:
-    """Samples one patient's history in time proportional to its consequential events."""
+def _weighted_success(a: np.ndarray, prim: np.ndarray, p0: np.ndarray, gain: np.ndarray, cap: float) -> np.ndarray:
+    """``sum_g a[r,g] * min(p0[r,u,o] (1 + gain[r,o] prim[r,g]), cap)``, shape (R, 2, O): exact, with
+    the full grid evaluated only where the cap binds somewhere (rare)."""
+    total, primed = a.sum(axis=1), (a * prim).sum(axis=1)
+    out = p0 * (total[:, None, None] + gain[:, None, :] * primed[:, None, None])
+    bind = p0 * (1.0 + gain[:, None, :] * prim.max(axis=1)[:, None, None]) > cap
+    if bind.any():
+        r, u, o = np.nonzero(bind)
+        full = np.minimum(p0[r, u, o][:, None] * (1.0 + gain[r, o][:, None] * prim[r]), cap)
+        out[r, u, o] = (a[r] * full).sum(axis=1)
+    return out
+
+
+def _success_grid(p0: np.ndarray, gain: np.ndarray, prim: np.ndarray, cap: float) -> np.ndarray:
+    """Per founder, progression x escape probability on each grid cell: (F, G)."""
+    return np.minimum(p0[:, None] * (1.0 + gain[:, None] * prim), cap)
+
+
+def _expand(counts: np.ndarray):
+    """Indices (r, u, o) repeated by ``counts[r, u, o]``: one entry per event."""
+    r, u, o = np.nonzero(counts)
+    k = counts[r, u, o]
+    return np.repeat(r, k), np.repeat(u, k), np.repeat(o, k)
+
+
+class FastEngine(Engine):
+    """Samples a block of patients' histories in time proportional to patients and events."""
 
     name = "fast"
+    description = "exact event-driven sampling by Poisson thinning, vectorised over blocks of patients (default)"
+    capabilities = Capabilities(per_cell=False, batch=True, max_units_per_patient=None)
 
     def __init__(self, scenario: Scenario, params: ParameterSet):
-        self.scenario, self.p = scenario, params
-        self.organs = OrganTable.from_params(params)
-        self.fates = cascade.fate_shares(self.organs)
-        self.bd = cascade.birth_death_survival(params)
-        self.node_probs = node_arrest_probabilities(params)
-        self.deposit = deposit_probability(params)
-        self._cache: dict = {}
+        super().__init__(scenario, params)
+        p = params
+        self.organs = OrganTable.from_params(p)
+        self.fates = cascade.fate_shares(self.organs)  # (O, 3)
+        self.bd = cascade.birth_death_survival(p)
+        self.node_probs = node_arrest_probabilities(p)
+        self.deposit = deposit_probability(p)
+        self.table = TraitTable(scenario, p)
+        self.clones = [_CloneTables(self.table, c, self.organs, p, self.bd) for c in range(len(scenario.clones))]
+        self.shares = self.table.shares
 
-    def _clone(self, tr) -> tuple:
-        """Stage probabilities that depend on the trait vector only (few distinct vectors per cohort):
-        circulation survival, arrest, extravasation, priming-free progression x survival, niche gain."""
-        hit = self._cache.get(tr)
-        if hit is None:
-            p, organs = self.p, self.organs
-            hit = (cascade.circulation_survival(tr, p), cascade.arrest_distribution(tr, organs, p),
-                   cascade.extravasation(tr, organs, p)[None, :],
-                   cascade.progression_prob(tr, organs, p, 0.0) * self.bd, cascade.niche_gain(tr, organs, p))
-            self._cache[tr] = hit
-        return hit
-
-    def simulate(self, patient_id: int, seed: int) -> PatientHistory:
+    def simulate_block(self, block: int, seed: int) -> CohortHistory:
         p = self.p
-        start = start_patient(self.scenario, p, seed, patient_id)
-        rng, cov, primary, plan = start.rng, start.covariates, start.primary, start.plan
-        traits, shares, scheds = start.traits, start.shares, start.schedules
-        grid = ShedGrid.build(primary)
+        start = start_block(self.scenario, p, seed, block, self.table)
+        rng = block_rng(seed, block, Phase.SEEDING)
+        adj = block_rng(seed, block, Phase.ADJUVANT)
+        cov, prim = start.covariates, start.primary
+        n = len(start)
+        key = cov.trait_key
+        rows = np.arange(n)
+        grid = SheddingGrid.for_primaries(prim)
         priming = cascade.priming_level(grid.size, p)
-        funnel = empty_funnel()
-        colonies: list[Colonies] = []
-        dep_node, dep_clone, dep_t = [], [], []
-        # 1. the primary: blood (through TMEM doorways) and lymph
-        for c, (tr, share) in enumerate(zip(traits, shares)):
-            sh = cascade.shedding(tr, cov.tmem_score, p)
-            n_blood = rng.poisson(sh.blood * share * grid.total)
-            n_lymph = rng.poisson(sh.lymph * share * grid.total)
-            funnel[stage("entered_lymph"), ALL] += n_lymph.sum()
-            colonies += self._blood_route(rng, grid, priming, tr, c, n_blood, funnel, primary.law.rate, scheds[c])
-            n_dep = rng.binomial(n_lymph, self.deposit)
-            funnel[stage("arrested"), NODES] += n_lymph.sum()
-            funnel[stage("colonies"), NODES] += n_dep.sum()
-            total = int(n_dep.sum())
-            dep_t.append(grid.sample_times(rng, np.ones(len(grid.mass)), total))
-            dep_node.append(rng.choice(len(self.node_probs), size=total, p=self.node_probs))
-            dep_clone.append(np.full(total, c))
-        deposits = NodalDeposits(node=np.concatenate(dep_node), clone=np.concatenate(dep_clone),
-                                 founded=np.concatenate(dep_t))
-        deposits.rate = np.full(len(deposits), primary.law.rate * p["nodes.growth_fold"])
-        # 2. axillary deposits shed into blood until surgery (post-surgical residual nodes do not)
-        for c, tr in enumerate(traits):
-            mine = (deposits.clone == c) & (deposits.founded < primary.diagnosis_day)
-            if not mine.any():
+        tmem = cascade.tmem_factor(cov.tmem_score, p)
+        funnel = empty_funnel(n)
+        colonies, deposits = [], []
+        total = grid.total
+        mass_cum = np.cumsum(grid.mass, axis=1)
+        for c, tab in enumerate(self.clones):
+            share = self.shares[c]
+            n_blood = rng.poisson(tab.blood[key] * (tmem * share * total)[:, None])
+            n_lymph = rng.poisson(tab.lymph[key] * (share * total)[:, None])
+            colonies += self._blood_route(rng, adj, start, grid, priming, rows, key, c, n_blood, funnel)
+            funnel[:, stage("entered_lymph"), ALL] += n_lymph.sum(axis=1)
+            funnel[:, stage("arrested"), NODES] += n_lymph.sum(axis=1)
+            n_dep = rng.binomial(n_lymph, self.deposit[None, :]).sum(axis=1)
+            d_row = np.repeat(rows, n_dep)
+            founded = grid.sample_times_linear(d_row, mass_cum, mass_cum, np.zeros(len(d_row)),
+                                               rng.random(len(d_row)), rng.random(len(d_row)))
+            node = rng.choice(len(self.node_probs), size=len(d_row), p=self.node_probs)
+            deposits.append(NodalDeposits(row=d_row, node=node, clone=np.full(len(d_row), c), founded=founded,
+                                          rate=prim.law.rate[d_row] * p["nodes.growth_fold"]))
+        dep = NodalDeposits.concat(deposits)
+        # axillary deposits shed into blood until surgery (post-surgical residual nodes do not)
+        for c, tab in enumerate(self.clones):
+            mine = np.flatnonzero((dep.clone == c) & (dep.founded < prim.diagnosis_day[dep.row]))
+            if mine.size == 0:
                 continue
-            g = ShedGrid.for_masses(deposits.rate[mine], p["nodes.capacity_cells"], deposits.founded[mine],
-                                    primary.diagnosis_day)
-            prim = cascade.priming_level(primary.law.size(g.midpoints), p)
-            sh = cascade.shedding(tr, p["tmem.reference_score"], p)
-            n_blood = rng.poisson(sh.blood * p["dissemination.nodal_blood_fold"] * g.total)
-            colonies += self._blood_route(rng, g, prim, tr, c, n_blood, funnel, primary.law.rate, scheds[c])
-        cols = Colonies.concat(colonies).sorted()
-        funnel[stage("colonies"), 1:NODES] += np.bincount(cols.organ, minlength=len(self.organs.names))
-        funnel[stage("shed"), ALL] = funnel[stage("entered_lymph"), ALL] + funnel[stage("entered_blood"), ALL]
-        return PatientHistory(patient_id, cov, primary, tuple(cl.name for cl in self.scenario.clones),
-                              traits, plan, cols, deposits, funnel)
+            src, inv = np.unique(dep.row[mine], return_inverse=True)
+            g = SheddingGrid.for_deposits(inv, dep.founded[mine], dep.rate[mine], p["nodes.capacity_cells"],
+                                          prim.diagnosis_day[src])
+            sizes = _primary_size(start, src, g.midpoints)
+            n_blood = rng.poisson(tab.blood[key[src]] * (p["dissemination.nodal_blood_fold"] * g.total)[:, None])
+            colonies += self._blood_route(rng, adj, start, g, cascade.priming_level(sizes, p), src, key[src], c,
+                                          n_blood, funnel)
+        return finish_block(start, Colonies.concat(colonies), dep, funnel)
 
-    def _blood_route(self, rng, grid: ShedGrid, priming: np.ndarray, tr, clone: int, n_blood: np.ndarray,
-                     funnel: np.ndarray, rate: float, sched) -> list[Colonies]:
-        """Circulation -> arrest -> extravasation -> fate for ``n_blood`` units (single, cluster)
-        shed over ``grid``; returns the colony founders, directly or after dormancy."""
-        circ, arrest, ext, p_col0, gain = self._clone(tr)
-        funnel[stage("entered_blood"), ALL] += n_blood.sum()
-        alive = rng.binomial(n_blood, circ)
-        funnel[stage("survived_circulation"), ALL] += alive.sum()
-        arrested = rng.multinomial(alive, arrest)  # (2, O)
-        extr = rng.binomial(arrested, ext)
-        fates = rng.multinomial(extr, np.broadcast_to(self.fates, extr.shape + (3,)))  # (2, O, 3)
+    def _blood_route(self, rng, adj, start: CohortStart, grid: SheddingGrid, priming: np.ndarray, rows: np.ndarray,
+                     key: np.ndarray, clone: int, n_blood: np.ndarray, funnel: np.ndarray) -> list[Colonies]:
+        """Circulation -> arrest -> extravasation -> fate for ``n_blood`` (R, 2) units shed over
+        ``grid`` by block rows ``rows``; returns the colony founders, directly or after dormancy."""
+        tab = self.clones[clone]
+        funnel[rows, stage("entered_blood"), ALL] += n_blood.sum(axis=1)
+        alive = rng.binomial(n_blood, tab.circ[key])
+        funnel[rows, stage("survived_circulation"), ALL] += alive.sum(axis=1)
+        arrested = rng.multinomial(alive, tab.arrest[key])  # (R, 2, O)
+        extr = rng.binomial(arrested, tab.ext[key][:, None, :])
+        fates = rng.multinomial(extr, self.fates)  # (R, 2, O, 3): dormant, micrometastasis, death
         dormant, micro = fates[..., 0], fates[..., 1]
-        for name, counts in (("arrested", arrested), ("extravasated", extr), ("dormant", dormant), ("micrometastases", micro)):
-            funnel[stage(name), 1:NODES] += counts.sum(axis=0)
-        # = cascade.progression_prob(tr, organs, p, priming) * bd, from the cached priming-free part
-        p_col = np.minimum(p_col0[None] * (1.0 + gain[None, None, :] * priming[:, None, None]), self.bd)  # (G, 2, O)
-        p_wake = sched.probability(grid.midpoints)  # (G,)
-        return [self._founders(rng, grid, micro, p_col, 0, clone, rate, sched),
-                self._founders(rng, grid, dormant, p_col * p_wake[:, None, None], 1, clone, rate, sched)]
+        for name, counts in (("arrested", arrested), ("extravasated", extr), ("dormant", dormant),
+                             ("micrometastases", micro)):
+            funnel[rows, stage(name), ORGAN_COLUMNS] += counts.sum(axis=1)
+        p0, gain = tab.p0[key], tab.gain[key]
+        w = grid.mass / np.maximum(grid.total, 1e-300)[:, None]  # arrival density per cell
+        # micrometastases found a colony on arrival with the progression probability of that day
+        p_direct = np.minimum(_weighted_success(w, priming, p0, gain, self.bd), 1.0)
+        direct = self._founders(rng, grid, priming, rows, rng.binomial(micro, p_direct), p0, gain, None, clone,
+                                DIRECT, start)
+        # dormant cells: awaken before surgery, still dormant at surgery, or die
+        t_dx = start.primary.diagnosis_day[rows]
+        wake, death = tab.wake[key], tab.death[key]
+        waiting = t_dx[:, None] - grid.midpoints
+        p_pre_g, still_g = pre_surgery_fates(wake[:, None], death[:, None], np.maximum(waiting, 0.0))
+        p_pre = np.minimum(_weighted_success(w * p_pre_g, priming, p0, gain, self.bd), 1.0)
+        n_pre = rng.binomial(dormant, p_pre)
+        q = (w * still_g).sum(axis=1)  # P(still dormant at surgery)
+        n_still = rng.binomial(dormant - n_pre, np.minimum(q[:, None, None] / np.maximum(1.0 - p_pre, 1e-300), 1.0))
+        early = self._founders(rng, grid, priming, rows, n_pre, p0, gain, p_pre_g, clone, DORMANT, start)
+        # what adjuvant therapy does to cells still dormant at surgery: the adjuvant stream
+        late = self._after_surgery(adj, start, grid, priming, rows, n_still, w * still_g, q, p0, gain, wake, death,
+                                   clone)
+        return [direct, early, late]
 
-    def _founders(self, rng, grid: ShedGrid, n_src: np.ndarray, w: np.ndarray, origin: int, clone: int,
-                  rate: float, sched) -> Colonies:
-        """Thin ``n_src`` (class, organ) counts by the time-dependent success probability ``w``
-        (grid, class, organ); founders' arrival times follow intensity x w."""
-        mass = grid.mass / grid.total
-        p_bar = np.einsum("g,guo->uo", mass, w)
-        n = rng.binomial(n_src, np.minimum(p_bar, 1.0))
-        organ, founded = [], []
-        for u, o in zip(*np.nonzero(n)):
-            t = grid.sample_times(rng, w[:, u, o], int(n[u, o]))
-            if origin == 1:
-                t = sched.sample_time(t, rng.random(len(t)), rng.random(len(t)))
-            organ.append(np.full(len(t), o))
-            founded.append(t)
-        if not organ:
+    def _founders(self, rng, grid: SheddingGrid, priming, rows, n: np.ndarray, p0, gain, wake_g, clone: int,
+                  origin: int, start: CohortStart) -> Colonies:
+        """Founding days of ``n`` (R, 2, O) founders: arrival by intensity x success probability
+        (x P(awakening before surgery) for dormant cells, ``wake_g``), then the awakening day.
+        Success is linear in priming unless capped, so arrival cells are found from two per-row
+        cumulative profiles; founders whose success is capped somewhere use their full weights."""
+        r, u, o = _expand(n)
+        if len(r) == 0:
             return Colonies()
-        org = np.concatenate(organ)
-        return Colonies(organ=org, clone=np.full(len(org), clone), founded=np.concatenate(founded),
-                        origin=np.full(len(org), origin), rate=rate * self.organs.growth_fold[org])
+        base = grid.mass if wake_g is None else grid.mass * wake_g
+        gamma, p = gain[r, o], p0[r, u, o]
+        capped = p * (1.0 + gamma * priming[r].max(axis=1)) > self.bd
+        u_cell, u_time = rng.random(len(r)), rng.random(len(r))
+        t = grid.sample_times_linear(r, np.cumsum(base, axis=1), np.cumsum(base * priming, axis=1), gamma, u_cell,
+                                     u_time)
+        if capped.any():
+            i = np.flatnonzero(capped)
+            weights = _success_grid(p[i], gamma[i], priming[r[i]], self.bd)
+            if wake_g is not None:
+                weights = weights * wake_g[r[i]]
+            t[i] = grid.sample_times(r[i], weights, u_cell[i], u_time[i])
+        pid = rows[r]
+        if origin == DORMANT:
+            tab = self.clones[clone]
+            k = start.covariates.trait_key[pid]
+            t = awakening_before_surgery(t, start.primary.diagnosis_day[pid], tab.wake[k], tab.death[k],
+                                         rng.random(len(r)))
+        return self._colonies(pid, o, t, clone, origin, start)
+
+    def _after_surgery(self, adj, start: CohortStart, grid, priming, rows, n_still, a_still, q, p0, gain, wake, death,
+                       clone: int) -> Colonies:
+        """Cells still dormant at surgery (R, 2, O) awaken under the patient's adjuvant endocrine
+        therapy and progress with the probability of their arrival day (arrival-weighted)."""
+        plan = start.plan
+        window = np.asarray(plan.endocrine_years)[rows] * DAYS_PER_YEAR
+        sched = AdjuvantAwakening(wake_on=wake * plan.endocrine_awakening_fold, wake_off=wake, death=death,
+                                  window=window)
+        p_col = _weighted_success(a_still, priming, p0, gain, self.bd) / np.maximum(q, 1e-300)[:, None, None]
+        p_wake = sched.probability()[:, None, None]
+        n = adj.binomial(n_still, np.minimum(p_wake * p_col, 1.0))
+        r, u, o = _expand(n)
+        if len(r) == 0:
+            return Colonies()
+        t = start.primary.diagnosis_day[rows[r]] + sched.sample_time(r, adj.random(len(r)), adj.random(len(r)))
+        return self._colonies(rows[r], o, t, clone, DORMANT, start)
+
+    def _colonies(self, pid, organ, founded, clone: int, origin: int, start: CohortStart) -> Colonies:
+        return Colonies(row=pid, organ=organ, clone=np.full(len(pid), clone), founded=founded,
+                        origin=np.full(len(pid), origin),
+                        rate=start.primary.law.rate[pid] * self.organs.growth_fold[organ])
+
+
+def _primary_size(start: CohortStart, rows: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Each row's primary size (cells) at the times ``t`` (R, G)."""
+    law = start.primary.law
+    return Gompertz(rate=law.rate[rows][:, None], capacity=law.capacity, n0=law.n0).size(t)

@@ -1,81 +1,129 @@
-"""A patient's biological history as sampled by an engine (days since the first cancer cell)."""
+"""A block of patients' biological histories as sampled by an engine (days since each patient's
+first cancer cell): covariates and primaries as arrays, colonies and nodal deposits as ragged
+tables with the row (patient within the block) they belong to, and per-patient funnel counts."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
 from seedsoil.biology.organs import ORGANS
 from seedsoil.biology.therapy import TreatmentPlan
-from seedsoil.biology.traits import Traits
-from seedsoil.engine.covariates import Covariates, Primary
+from seedsoil.engine.covariates import Covariates, Primary, TraitTable
 
 FUNNEL_STAGES = (
     "shed", "entered_lymph", "entered_blood", "survived_circulation", "arrested",
     "extravasated", "dormant", "micrometastases", "colonies", "detected",
 )
 FUNNEL_SITES = ("all",) + ORGANS + ("axillary_nodes",)
+ALL, NODES = 0, len(FUNNEL_SITES) - 1  # funnel columns: whole body, axillary nodes (organs in between)
+ORGAN_COLUMNS = slice(1, NODES)
 ORIGINS = ("direct", "dormant")
+DIRECT, DORMANT = 0, 1
 
 
-def empty_funnel() -> np.ndarray:
-    """Counts by (stage, site); int64."""
-    return np.zeros((len(FUNNEL_STAGES), len(FUNNEL_SITES)), dtype=np.int64)
+def empty_funnel(patients: int | None = None) -> np.ndarray:
+    """Counts by (stage, site), int64; with ``patients``, one such table per patient."""
+    shape = (len(FUNNEL_STAGES), len(FUNNEL_SITES))
+    return np.zeros(shape if patients is None else (patients,) + shape, dtype=np.int64)
 
 
 def stage(name: str) -> int:
     return FUNNEL_STAGES.index(name)
 
 
-@dataclass
-class Colonies:
-    """Colonies that escaped early extinction: organ and clone index, founding day, origin, growth rate per day."""
+def _int() -> np.ndarray:
+    return np.empty(0, dtype=np.int64)
 
-    organ: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
-    clone: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
-    founded: np.ndarray = field(default_factory=lambda: np.empty(0))
-    origin: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
-    rate: np.ndarray = field(default_factory=lambda: np.empty(0))
+
+def _float() -> np.ndarray:
+    return np.empty(0)
+
+
+@dataclass
+class _Ragged:
+    """Columns of equal length; ``row`` is the patient's position in its block."""
 
     def __len__(self) -> int:
-        return len(self.founded)
+        return len(self.row)
 
     @classmethod
-    def concat(cls, parts: list[Colonies]) -> Colonies:
+    def concat(cls, parts: list):
+        parts = [p for p in parts if len(p)]
         if not parts:
             return cls()
-        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("organ", "clone", "founded", "origin", "rate")))
+        return cls(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls)))
+
+    def take(self, idx) -> _Ragged:
+        return type(self)(*(getattr(self, f.name)[idx] for f in fields(self)))
+
+    def for_rows(self, rows: np.ndarray) -> _Ragged:
+        """The entries of the given block rows, renumbered 0..len(rows)-1 in that order."""
+        new = np.full(int(max(self.row.max(initial=-1), rows.max(initial=-1))) + 1, -1, dtype=np.int64)
+        new[rows] = np.arange(len(rows))
+        keep = np.flatnonzero(new[self.row] >= 0) if len(self) else _int()
+        out = self.take(keep)
+        out.row = new[out.row]
+        return out.sorted()
+
+
+@dataclass
+class Colonies(_Ragged):
+    """Colonies that escaped early extinction: block row, organ and clone index, founding day,
+    origin (:data:`ORIGINS`), growth rate per day (Gompertz, to the carrying capacity)."""
+
+    row: np.ndarray = field(default_factory=_int)
+    organ: np.ndarray = field(default_factory=_int)
+    clone: np.ndarray = field(default_factory=_int)
+    founded: np.ndarray = field(default_factory=_float)
+    origin: np.ndarray = field(default_factory=_int)
+    rate: np.ndarray = field(default_factory=_float)
 
     def sorted(self) -> Colonies:
-        """Canonical order (founding day, organ, clone) so that engines compare row by row."""
-        idx = np.lexsort((self.clone, self.organ, self.founded))
-        return Colonies(self.organ[idx], self.clone[idx], self.founded[idx], self.origin[idx], self.rate[idx])
+        """Canonical order (row, founding day, organ, clone) so that engines compare row by row."""
+        return self.take(np.lexsort((self.clone, self.organ, self.founded, self.row)))
 
 
 @dataclass
-class NodalDeposits:
-    """Axillary deposits that escaped extinction: node index (0 = first sentinel), clone, founding day, rate."""
+class NodalDeposits(_Ragged):
+    """Axillary deposits that escaped extinction: block row, node index (0 = first sentinel),
+    clone, founding day, growth rate per day (Gompertz, to the node's capacity)."""
 
-    node: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
-    clone: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
-    founded: np.ndarray = field(default_factory=lambda: np.empty(0))
-    rate: np.ndarray = field(default_factory=lambda: np.empty(0))
+    row: np.ndarray = field(default_factory=_int)
+    node: np.ndarray = field(default_factory=_int)
+    clone: np.ndarray = field(default_factory=_int)
+    founded: np.ndarray = field(default_factory=_float)
+    rate: np.ndarray = field(default_factory=_float)
 
-    def __len__(self) -> int:
-        return len(self.founded)
+    def sorted(self) -> NodalDeposits:
+        return self.take(np.lexsort((self.clone, self.node, self.founded, self.row)))
 
 
 @dataclass
-class PatientHistory:
-    """Everything the clinic needs: who she is, her primary, seeds that grow, and the funnel."""
+class CohortHistory:
+    """Everything the clinic needs about a block of patients: who they are, their primaries,
+    seeds that grow, axillary deposits, and each patient's funnel counts."""
 
-    patient_id: int
+    patient_id: np.ndarray
     covariates: Covariates
     primary: Primary
-    clone_names: tuple[str, ...]
-    traits: list[Traits]
+    traits: TraitTable
     plan: TreatmentPlan
     colonies: Colonies
     deposits: NodalDeposits
-    funnel: np.ndarray
+    funnel: np.ndarray  # (patients, stages, sites)
+
+    def __len__(self) -> int:
+        return len(self.patient_id)
+
+    @property
+    def clone_names(self) -> tuple[str, ...]:
+        return self.traits.clone_names
+
+    def take(self, rows) -> CohortHistory:
+        """The history of the given block rows only (in that order)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        return CohortHistory(self.patient_id[rows], self.covariates.take(rows), self.primary.take(rows), self.traits,
+                             self.plan.take(rows), self.colonies.for_rows(rows), self.deposits.for_rows(rows),
+                             self.funnel[rows])

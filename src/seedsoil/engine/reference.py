@@ -42,14 +42,17 @@ from seedsoil.biology.dormancy import AwakeningSchedule
 from seedsoil.biology.growth import Gompertz
 from seedsoil.biology.nodes import deposit_probability, node_arrest_probabilities
 from seedsoil.biology.organs import OrganTable
-from seedsoil.engine.history import Colonies, NodalDeposits, PatientHistory, empty_funnel, stage
-from seedsoil.engine.patient import start_patient
+from seedsoil.engine.contract import Capabilities, Engine
+from seedsoil.engine.covariates import TraitTable
+from seedsoil.engine.history import (ALL, DIRECT, DORMANT, NODES, CohortHistory, Colonies, NodalDeposits,
+                                     empty_funnel, stage)
+from seedsoil.engine.start import CohortStart, finish_block, start_block
+from seedsoil.engine.streams import BLOCK_PATIENTS, Phase, patient_rng
+from seedsoil.biology.therapy import awakening_schedule
 from seedsoil.params import ParameterSet
 from seedsoil.scenario import Scenario, ScenarioError
 
-ALL, NODES = 0, -1  # funnel columns: whole body, axillary nodes (organs in between)
 BLOOD, LYMPH = 0, 1  # shedding routes
-DIRECT, DORMANT = 0, 1  # colony origins (history.ORIGINS)
 
 SHED_STEP_DAYS = 0.5
 """Longest step of the shedding clock (days)."""
@@ -134,17 +137,19 @@ def birth_death_escapes(rng: np.random.Generator, n: int, birth: float, death: f
     return size >= safe, elapsed
 
 
-def dormancy_clocks(rng: np.random.Generator, sched: AwakeningSchedule,
-                    arrival: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def dormancy_clocks(rng: np.random.Generator, sched: AwakeningSchedule, arrival: np.ndarray,
+                    until: float = np.inf) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each dormant cell runs two exponential clocks, awakening (the schedule's rate of the current
-    segment) and death, restarted at every segment boundary (memorylessness); the first to ring
-    decides. Returns (awakened, awakening day; NaN where it did not awaken)."""
+    segment) and death, restarted at every segment boundary and at ``until`` (memorylessness); the
+    first to ring decides. Returns (awakened, awakening day or NaN, still dormant at ``until``)."""
     n = len(arrival)
-    ends = np.append(sched.starts[1:], np.inf)
+    ends = np.minimum(np.append(sched.starts[1:], np.inf), until)
     pending = np.ones(n, dtype=bool)
     awake = np.zeros(n, dtype=bool)
     when = np.full(n, np.nan)
-    for k, (start, end, wake) in enumerate(zip(sched.starts, ends, sched.rates)):
+    for start, end, wake in zip(sched.starts, ends, sched.rates):
+        if start >= until:
+            break
         idx = np.flatnonzero(pending & (arrival < end))
         if idx.size == 0:
             continue
@@ -158,81 +163,97 @@ def dormancy_clocks(rng: np.random.Generator, sched: AwakeningSchedule,
         awake[idx[woke]] = True
         when[idx[woke]] = t_wake[woke]
         pending[idx[rang]] = False
-    return awake, when
+    return awake, when, pending
 
 
 # -- the engine ------------------------------------------------------------------------------------
 
-class ReferenceEngine:
-    """Samples one patient's history by materialising every unit her tumour sheds."""
+class ReferenceEngine(Engine):
+    """Samples patients' histories by materialising every unit their tumours shed, one patient
+    at a time from her own per-patient streams (seeding until surgery; adjuvant afterwards)."""
 
     name = "reference"
+    description = "every disseminated unit followed stage by stage, one patient at a time (the executable specification)"
+    capabilities = Capabilities(per_cell=True, batch=False, max_units_per_patient=MAX_UNITS)
 
     def __init__(self, scenario: Scenario, params: ParameterSet):
-        self.scenario, self.p = scenario, params
+        super().__init__(scenario, params)
         self.organs = OrganTable.from_params(params)
         self.fates = cascade.fate_shares(self.organs)  # (O, 3): dormant, micrometastasis, death
         self.node_probs = node_arrest_probabilities(params)
         self.deposit = deposit_probability(params)
         self.birth, self.death = params["colony.birth_rate_per_day"], params["colony.death_rate_per_day"]
+        self.table = TraitTable(scenario, params)
 
-    def simulate(self, patient_id: int, seed: int) -> PatientHistory:
+    def simulate_block(self, block: int, seed: int) -> CohortHistory:
+        return self.simulate_rows(block, seed, np.arange(BLOCK_PATIENTS))
+
+    def simulate_rows(self, block: int, seed: int, rows) -> CohortHistory:
+        start = start_block(self.scenario, self.p, seed, block, self.table).take(np.asarray(rows, dtype=np.int64))
+        funnel = empty_funnel(len(start))
+        colonies, deposits = [], []
+        for i in range(len(start)):
+            cols, deps = self._patient(start, i, seed, funnel[i])
+            colonies.append(cols)
+            deposits.append(deps)
+        return finish_block(start, Colonies.concat(colonies), NodalDeposits.concat(deposits), funnel)
+
+    def _patient(self, start: CohortStart, i: int, seed: int, funnel: np.ndarray):
         p = self.p
-        start = start_patient(self.scenario, p, seed, patient_id)
-        rng, cov, primary, plan = start.rng, start.covariates, start.primary, start.plan
-        traits, shares, scheds = start.traits, start.shares, start.schedules
-        funnel = empty_funnel()
+        pid = int(start.patient_id[i])
+        rng, adj = patient_rng(seed, pid, Phase.SEEDING), patient_rng(seed, pid, Phase.ADJUVANT)
+        tmem = float(start.covariates.tmem_score[i])
+        law = Gompertz(rate=float(start.primary.law.rate[i]), capacity=float(start.primary.law.capacity))
+        t_dx = float(start.primary.diagnosis_day[i])
+        traits = start.traits.traits[int(start.covariates.trait_key[i])]
+        shares = start.traits.shares
+        plan = start.plan.for_patient(i)
+        scheds = [awakening_schedule(tr, t_dx, plan, p) for tr in traits]
         # 1. the primary, first cell to surgery: step counts for every clone, route and class
-        edges, mid = shedding_steps(primary.law, 0.0, primary.diagnosis_day)
-        size = primary.law.size(mid)
+        edges, mid = shedding_steps(law, 0.0, t_dx)
+        size = law.size(mid)
         counts = []
         for tr, share in zip(traits, shares):
-            sh = cascade.shedding(tr, cov.tmem_score, p)
+            sh = cascade.shedding(tr, tmem, p)
             rates = np.stack([sh.blood, sh.lymph]) * share  # (route, class) units per cell-day
             counts.append(rng.poisson(rates[:, :, None] * (size * np.diff(edges))[None, None, :]))
-        units = self._charge(0, sum(int(c.sum()) for c in counts), patient_id)
+        units = self._charge(0, sum(int(c.sum()) for c in counts), pid)
         colonies: list[Colonies] = []
         dep_node, dep_clone, dep_t = [], [], []
         for c, tr in enumerate(traits):
             t, cls = materialise_departures(rng, edges, counts[c][BLOOD])
-            colonies += self._blood_route(rng, t, cls, tr, c, primary, scheds[c], funnel)
+            colonies += self._blood_route(rng, adj, t, cls, tr, c, law, t_dx, scheds[c], funnel, i)
             t, cls = materialise_departures(rng, edges, counts[c][LYMPH])
             funnel[stage("entered_lymph"), ALL] += len(t)
             funnel[stage("arrested"), NODES] += len(t)
             node = rng.choice(len(self.node_probs), size=len(t), p=self.node_probs)
             dep = rng.random(len(t)) < self.deposit[cls]
-            funnel[stage("colonies"), NODES] += int(dep.sum())
             dep_node.append(node[dep])
             dep_clone.append(np.full(int(dep.sum()), c, dtype=np.int64))
             dep_t.append(t[dep])
         node, clone, founded = np.concatenate(dep_node), np.concatenate(dep_clone), np.concatenate(dep_t)
-        order = np.lexsort((node, founded))
-        deposits = NodalDeposits(node=node[order], clone=clone[order], founded=founded[order],
-                                 rate=np.full(len(order), primary.law.rate * p["nodes.growth_fold"]))
+        deposits = NodalDeposits(row=np.full(len(node), i, dtype=np.int64), node=node, clone=clone, founded=founded,
+                                 rate=np.full(len(node), law.rate * p["nodes.growth_fold"]))
         # 2. axillary deposits shed into blood until surgery (post-surgical residual nodes do not)
         if len(deposits):
-            law = Gompertz(rate=float(deposits.rate[0]), capacity=p["nodes.capacity_cells"])
+            dlaw = Gompertz(rate=float(deposits.rate[0]), capacity=p["nodes.capacity_cells"])
             for c, tr in enumerate(traits):
-                mine = (deposits.clone == c) & (deposits.founded < primary.diagnosis_day)
+                mine = (deposits.clone == c) & (deposits.founded < t_dx)
                 if not mine.any():
                     continue
                 f = deposits.founded[mine]
-                edges, mid = shedding_steps(law, float(f.min()), primary.diagnosis_day)
+                edges, mid = shedding_steps(dlaw, float(f.min()), t_dx)
                 mass = np.zeros(len(mid))
                 for lo in range(0, len(f), DEPOSIT_CHUNK):
                     age = mid[None, :] - f[lo:lo + DEPOSIT_CHUNK, None]
-                    mass += np.where(age > 0, law.size(age), 0.0).sum(axis=0)
+                    mass += np.where(age > 0, dlaw.size(age), 0.0).sum(axis=0)
                 sh = cascade.shedding(tr, p["tmem.reference_score"], p)
                 rates = sh.blood * p["dissemination.nodal_blood_fold"]
                 n = rng.poisson(rates[:, None] * (mass * np.diff(edges))[None, :])
-                units = self._charge(units, int(n.sum()), patient_id)
+                units = self._charge(units, int(n.sum()), pid)
                 t, cls = materialise_departures(rng, edges, n)
-                colonies += self._blood_route(rng, t, cls, tr, c, primary, scheds[c], funnel)
-        cols = Colonies.concat(colonies).sorted()
-        funnel[stage("colonies"), 1:NODES] += np.bincount(cols.organ, minlength=len(self.organs.names))
-        funnel[stage("shed"), ALL] = funnel[stage("entered_lymph"), ALL] + funnel[stage("entered_blood"), ALL]
-        return PatientHistory(patient_id, cov, primary, tuple(cl.name for cl in self.scenario.clones),
-                              traits, plan, cols, deposits, funnel)
+                colonies += self._blood_route(rng, adj, t, cls, tr, c, law, t_dx, scheds[c], funnel, i)
+        return Colonies.concat(colonies), deposits
 
     def _charge(self, used: int, more: int, patient_id: int) -> int:
         """Units materialised so far plus ``more``; refuses the patient beyond :data:`MAX_UNITS`."""
@@ -245,10 +266,11 @@ class ReferenceEngine:
                 "or --engine fast), which samples the same model exactly")
         return used
 
-    def _blood_route(self, rng, t: np.ndarray, cls: np.ndarray, tr, clone: int, primary,
-                     sched: AwakeningSchedule, funnel: np.ndarray) -> list[Colonies]:
+    def _blood_route(self, rng, adj, t: np.ndarray, cls: np.ndarray, tr, clone: int, law: Gompertz, t_dx: float,
+                     sched: AwakeningSchedule, funnel: np.ndarray, row: int) -> list[Colonies]:
         """Follow blood units (departure days ``t``, classes ``cls``) one by one: circulation,
-        arrest, extravasation, fate; return the colonies founded directly and after dormancy."""
+        arrest, extravasation, fate; return the colonies founded directly and after dormancy
+        (awakening before surgery from the seeding stream ``rng``, after it from ``adj``)."""
         p, organs = self.p, self.organs
         n_org = len(organs.names)
         funnel[stage("entered_blood"), ALL] += len(t)
@@ -263,27 +285,32 @@ class ReferenceEngine:
         fate = categorical(rng, self.fates, organ)
         funnel[stage("dormant"), 1:NODES] += np.bincount(organ[fate == 0], minlength=n_org)
         funnel[stage("micrometastases"), 1:NODES] += np.bincount(organ[fate == 1], minlength=n_org)
+        args = (tr, clone, law, row)
         # micrometastases: progress (priming on arrival), then escape extinction; founded on arrival
         m = fate == 1
-        direct = self._colonies(rng, t[m], cls[m], organ[m], t[m], tr, clone, primary, DIRECT)
-        # dormant cells: awaken or die; the awakened progress (priming on arrival) and escape
+        direct = self._colonies(rng, t[m], cls[m], organ[m], t[m], *args, DIRECT)
+        # dormant cells: awaken or die, before surgery on this stream, after it on the adjuvant one
         d = fate == 0
-        awake, when = dormancy_clocks(rng, sched, t[d])
-        late = self._colonies(rng, t[d][awake], cls[d][awake], organ[d][awake], when[awake], tr, clone, primary,
-                              DORMANT)
-        return [direct, late]
+        ta, ca, oa = t[d], cls[d], organ[d]
+        awake, when, still = dormancy_clocks(rng, sched, ta, until=t_dx)
+        early = self._colonies(rng, ta[awake], ca[awake], oa[awake], when[awake], *args, DORMANT)
+        awake2, when2, _ = dormancy_clocks(adj, sched, np.full(int(still.sum()), t_dx))
+        ta, ca, oa = ta[still], ca[still], oa[still]
+        late = self._colonies(adj, ta[awake2], ca[awake2], oa[awake2], when2[awake2], *args, DORMANT)
+        return [direct, early, late]
 
-    def _colonies(self, rng, arrival, cls, organ, founded, tr, clone: int, primary, origin: int) -> Colonies:
+    def _colonies(self, rng, arrival, cls, organ, founded, tr, clone: int, law: Gompertz, row: int,
+                  origin: int) -> Colonies:
         """Colonies from candidates that progress (probability at their arrival day) and then
         survive a Gillespie birth-death start."""
         if len(arrival) == 0:
             return Colonies()
-        priming = cascade.priming_level(primary.law.size(arrival), self.p)
+        priming = cascade.priming_level(law.size(arrival), self.p)
         prob = cascade.progression_prob(tr, self.organs, self.p, priming)[np.arange(len(arrival)), cls, organ]
         go = rng.random(len(arrival)) < prob
         escaped, _ = birth_death_escapes(rng, int(go.sum()), self.birth, self.death)
         keep = np.flatnonzero(go)[escaped]
         org = organ[keep]
-        return Colonies(organ=org, clone=np.full(len(org), clone, dtype=np.int64), founded=founded[keep],
-                        origin=np.full(len(org), origin, dtype=np.int64),
-                        rate=primary.law.rate * self.organs.growth_fold[org])
+        return Colonies(row=np.full(len(org), row, dtype=np.int64), organ=org,
+                        clone=np.full(len(org), clone, dtype=np.int64), founded=founded[keep],
+                        origin=np.full(len(org), origin, dtype=np.int64), rate=law.rate * self.organs.growth_fold[org])

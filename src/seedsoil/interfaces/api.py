@@ -1,26 +1,30 @@
-"""The Python API: ``seedsoil.simulate`` runs a cohort and returns a :class:`Result`."""
+"""The Python API: ``seedsoil.simulate`` runs a cohort in memory and returns a :class:`Result`;
+``seedsoil.run`` streams a cohort of any size into a run folder (resumable)."""
 
 from __future__ import annotations
 
 import os
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
+import pyarrow as pa
 
-from seedsoil.biology.organs import OrganTable
-from seedsoil.clinic import Clinic
+from seedsoil._version import __version__
 from seedsoil.engine import get_engine
-from seedsoil.engine.history import FUNNEL_STAGES, empty_funnel
-from seedsoil.engine.streams import CLINIC, patient_rng
-from seedsoil.interfaces.tables import funnel_frame, lesions_frame, patients_frame
+from seedsoil.engine.streams import BLOCK_PATIENTS
+from seedsoil.engine.history import empty_funnel
+from seedsoil.interfaces.execution import (CHUNK_BLOCKS, Chunk, RunError, check_workers, default_workers, plan_chunks,
+                                           run_chunks, simulate_chunk)
+from seedsoil.interfaces.store import RunFolder, RunIdentity, funnel_table
 from seedsoil.params import ParameterSet
 from seedsoil.scenario import Scenario, load_scenario
 
 DEFAULT_SEED = 20261121
 DEFAULT_PATIENTS = 10_000
-CHUNK_PATIENTS = 500  # patients per task when running on several processes
+SUMMARY_COLUMNS = ("patient_id", "subtype", "M", "dmfs_days", "dmfs_event", "os_days", "os_event",
+                   "first_metastasis_sites", "metastasis_sites")
+"""patients.parquet columns read back for the summary and figures of a streamed run."""
 Progress = Callable[[int, int], None]
 
 
@@ -35,91 +39,107 @@ def resolve(scenario: Scenario | str | Path | None, params: ParameterSet | None 
     return load_scenario(scenario)
 
 
-def simulate_tables(scenario: Scenario, params: ParameterSet, patient_ids, seed: int, engine: str,
-                    progress: Progress | None = None, total: int | None = None):
-    """Simulate the given patients; return (patient rows, lesion rows, funnel counts).
+def _whole(name: str, value, minimum: int) -> int:
+    """An integer argument (not a float, not a bool), at least ``minimum``."""
+    import numbers
 
-    Each patient uses only her own random streams, so any partition of ``patient_ids`` into
-    chunks gives the same rows."""
-    eng = get_engine(engine)(scenario, params)
-    clinic = Clinic(params, OrganTable.from_params(params), scenario.cohort.follow_up_years,
-                    tuple(c.share for c in scenario.clones))
-    rows, lesions = [], []
-    funnel = empty_funnel()
-    detected = FUNNEL_STAGES.index("detected")
-    ids = list(patient_ids)
-    total = total or len(ids)
-    for k, pid in enumerate(ids, 1):
-        h = eng.simulate(pid, seed)
-        out = clinic.course(h, patient_rng(seed, pid, CLINIC))
-        funnel += h.funnel
-        funnel[detected, 1:-1] += out.detected_by_organ
-        rows.append(out.row)
-        lesions.extend(out.lesions)
-        if progress is not None and (k % 100 == 0 or k == len(ids)):
-            progress(k, total)
-    return rows, lesions, funnel
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be a whole number, not {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, not {value}")
+    return int(value)
 
 
-def _chunk(args):
-    return simulate_tables(*args)
+def _prepare(scenario, params, patients, seed, engine, workers):
+    n = _whole("patients", patients, 1)
+    s = _whole("seed", seed, 0)
+    k = check_workers(workers)
+    sc, p = resolve(scenario, params)
+    eng = engine or sc.engine
+    get_engine(eng)  # fail fast on an unknown engine name
+    return sc, p, n, s, eng, k
 
 
-def default_workers() -> int:
-    """Processes to use: the CPUs this process may run on."""
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
-
-
-def simulate_parallel(scenario: Scenario, params: ParameterSet, patients: int, seed: int, engine: str,
-                      workers: int, progress: Progress | None = None):
-    """Like :func:`simulate_tables` over ``range(patients)``, in chunks on ``workers`` processes;
-    chunks are merged in patient order, so the result is identical for any worker count."""
-    chunks = [range(a, min(a + CHUNK_PATIENTS, patients)) for a in range(0, patients, CHUNK_PATIENTS)]
-    if workers <= 1 or len(chunks) == 1:
-        return simulate_tables(scenario, params, range(patients), seed, engine, progress)
-    parts: dict[int, tuple] = {}
+def simulate_tables(scenario: Scenario, params: ParameterSet, chunks: list[Chunk], seed: int, engine: str,
+                    workers: int = 1, scheduler: str | None = None, progress: Progress | None = None):
+    """Simulate ``chunks``; return (patients, lesions) Arrow tables in patient order and the
+    funnel counts."""
+    parts, total = {}, sum(len(c) for c in chunks)
     done = 0
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = {pool.submit(_chunk, (scenario, params, ch, seed, engine)): i for i, ch in enumerate(chunks)}
-        for fut in as_completed(futures):
-            i = futures[fut]
-            parts[i] = fut.result()
-            done += len(chunks[i])
-            if progress is not None:
-                progress(done, patients)
-    rows, lesions, funnel = [], [], empty_funnel()
-    for i in range(len(chunks)):
-        r, les, f = parts[i]
-        rows += r
-        lesions += les
-        funnel += f
-    return rows, lesions, funnel
+    for out in run_chunks(scenario, params, engine, seed, chunks, workers, scheduler):
+        parts[out.index] = out
+        done += len(chunks[[c.index for c in chunks].index(out.index)])
+        if progress is not None:
+            progress(done, total)
+    funnel = empty_funnel()
+    for o in parts.values():
+        funnel += o.funnel
+    order = [parts[c.index] for c in chunks]
+    return (pa.concat_tables([o.patients for o in order]), pa.concat_tables([o.lesions for o in order]), funnel)
 
 
 def simulate(scenario: Scenario | str | Path | None = None, *, patients: int = DEFAULT_PATIENTS, seed: int = DEFAULT_SEED,
              engine: str | None = None, params: ParameterSet | None = None, progress: Progress | None = None,
-             workers: int | None = None):
-    """Simulate a cohort on a scenario (built-in name, TOML path or Scenario; default scenario when None).
+             workers: int | None = None, scheduler: str | None = None, chunk_patients: int | None = None):
+    """Simulate a cohort in memory (built-in name, TOML path or Scenario; default scenario when None).
 
-    ``workers`` processes share the patients (default: all CPUs); results do not depend on it.
-    Returns a :class:`seedsoil.interfaces.results.Result` with ``.patients``, ``.lesions`` and
-    ``.funnel`` DataFrames and plotting helpers."""
+    ``workers`` local processes (default: all CPUs) or a Dask ``scheduler`` address share the
+    patients; results do not depend on either, nor on ``chunk_patients``. Returns a
+    :class:`seedsoil.interfaces.results.Result` with ``.patients``, ``.lesions`` and ``.funnel``
+    DataFrames and plotting helpers. For cohorts too large for memory use :func:`run`."""
     from seedsoil.interfaces.results import Result
 
-    if int(patients) < 1:
-        raise ValueError(f"patients must be at least 1, not {patients}")
-    if workers is not None and int(workers) < 1:
-        raise ValueError(f"workers must be at least 1, not {workers}")
-    sc, p = resolve(scenario, params)
-    eng = engine or sc.engine
-    get_engine(eng)  # fail fast on an unknown engine name
+    sc, p, n, s, eng, k = _prepare(scenario, params, patients, seed, engine, workers)
     t0 = time.perf_counter()
-    rows, les, funnel = simulate_parallel(sc, p, int(patients), int(seed), eng,
-                                          int(workers) if workers else default_workers(), progress)
+    pat, les, funnel = simulate_tables(sc, p, plan_chunks(n, chunk_patients), s, eng, k, scheduler, progress)
     t1 = time.perf_counter()
-    result = Result(patients=patients_frame(rows), lesions=lesions_frame(les), funnel=funnel_frame(funnel),
-                    scenario=sc, params=p, seed=int(seed), engine=eng, timings={"simulate_s": t1 - t0})
-    return result
+    return Result(patients=pat.to_pandas(), lesions=les.to_pandas(),
+                  funnel=funnel_table(funnel).to_pandas(), scenario=sc, params=p, seed=s, engine=eng,
+                  timings={"simulate_s": t1 - t0})
 
 
-__all__ = ["DEFAULT_PATIENTS", "DEFAULT_SEED", "default_workers", "resolve", "simulate", "simulate_parallel", "simulate_tables"]
+def run(scenario: Scenario | str | Path | None = None, out: str | os.PathLike = "seedsoil-run", *,
+        patients: int = DEFAULT_PATIENTS, seed: int = DEFAULT_SEED, engine: str | None = None,
+        params: ParameterSet | None = None, workers: int | None = None, scheduler: str | None = None,
+        chunk_patients: int | None = None, resume: bool = False, overwrite: bool = False,
+        progress: Progress | None = None):
+    """Simulate a cohort straight into the run folder ``out``, chunk by chunk (bounded memory):
+    part files as chunks finish, final Parquet tables in patient order, figures, manifest.json
+    last. ``resume`` finishes an interrupted run of the same command (every patient exactly once,
+    files identical to an uninterrupted run); ``overwrite`` replaces another run in ``out``.
+    Returns a Result holding the summary columns of patients (``SUMMARY_COLUMNS``) and the funnel."""
+    from seedsoil.interfaces import plots
+    from seedsoil.interfaces.results import Result
+
+    sc, p, n, s, eng, k = _prepare(scenario, params, patients, seed, engine, workers)
+    chunks = plan_chunks(n, chunk_patients)
+    identity = RunIdentity(seedsoil_version=__version__, scenario=sc.model_dump(mode="json"), seed=s, engine=eng,
+                           patients=n, parameter_hash=p.digest(),
+                           chunk_patients=int(chunk_patients or CHUNK_BLOCKS * BLOCK_PATIENTS))
+    folder = RunFolder.open(Path(out), identity, resume=resume, overwrite=overwrite)
+    t0 = time.perf_counter()
+    if not folder.finished:
+        done = folder.done_chunks() if resume else set()
+        todo = [c for c in chunks if c.index not in done]
+        finished = sum(len(c) for c in chunks if c.index in done)
+        if progress is not None:
+            progress(finished, n)
+        for part in run_chunks(sc, p, eng, s, todo, k, scheduler):
+            folder.write_part(part)
+            finished += len(chunks[part.index])
+            if progress is not None:
+                progress(finished, n)
+        t1 = time.perf_counter()
+        folder.merge_parts(len(chunks))
+        t2 = time.perf_counter()
+        light = Result.load_tables(Path(out), sc, p, s, eng, columns=SUMMARY_COLUMNS)
+        light.timings = {"simulate_s": t1 - t0, "merge_s": t2 - t1}
+        figures = plots.render_figures(light.tables())
+        folder.complete({name: (lambda path, f=fig: plots.write_figure(f, path)) for name, fig in figures.items()},
+                        light.manifest)
+        return light
+    return Result.load_tables(Path(out), sc, p, s, eng, columns=SUMMARY_COLUMNS)
+
+
+__all__ = ["DEFAULT_PATIENTS", "DEFAULT_SEED", "RunError", "default_workers", "resolve", "run", "simulate",
+           "simulate_chunk", "simulate_tables"]

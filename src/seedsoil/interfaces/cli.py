@@ -43,13 +43,6 @@ app = typer.Typer(
 )
 
 
-class EngineChoice(str, Enum):
-    """Engines a run can use: per-event ('fast') or per-cell ('reference')."""
-
-    fast = "fast"
-    reference = "reference"
-
-
 def _console(stderr: bool = False) -> Console:
     """A rich console; wide when piped so tables are not wrapped into unreadable columns."""
     probe = Console(stderr=stderr)
@@ -81,48 +74,121 @@ def _show_progress() -> bool:
     return sys.stdout.isatty() and not os.environ.get("CI")
 
 
+def _parse_count(text: str, option: str, *, minimum: int = 1, maximum: int | None = None) -> int:
+    """A whole number written plainly, with underscores or as 1e6; a clear error otherwise."""
+    try:
+        value = float(str(text).replace("_", ""))
+    except ValueError:
+        _fail(f"{option} must be a whole number, not {text!r}")
+    if value != value or value in (float("inf"), float("-inf")) or not value.is_integer():
+        _fail(f"{option} must be a whole number, not {text!r}")
+    if value < minimum:
+        _fail(f"{option} must be at least {minimum}, not {text}")
+    if maximum is not None and value > maximum:
+        _fail(f"{option} must be at most {maximum:,}, not {text}")
+    return int(value)
+
+
+MAX_PATIENTS = 1_000_000_000
+"""Largest cohort one run accepts (about 10 hours on 2 cores)."""
+ESTIMATE_PATIENTS_PER_S = 40_000
+"""Rough patients per second of the default scenario on 2 cores (benchmarks/), for the estimate."""
+ESTIMATE_ABOVE_S = 60.0
+
+
+class _Terminated(Exception):
+    """SIGTERM, turned into an exception so that a run stops as on Ctrl-C."""
+
+
+def _on_sigterm(signum, frame):  # pragma: no cover - exercised by the signal test in a subprocess
+    raise _Terminated()
+
+
 @app.command()
 def run(
     scenario: Annotated[str, typer.Argument(
         metavar="SCENARIO", help="Built-in scenario name (see `seedsoil scenarios`) or a TOML file.")]
     = "default",
-    patients: Annotated[int, typer.Option("--patients", "-n", min=1, help="Number of patients in the cohort.")]
-    = DEFAULT_PATIENTS,
+    patients: Annotated[str, typer.Option("--patients", "-n", metavar="N",
+                                          help="Number of patients in the cohort, e.g. 10000 or 1e6.")]
+    = str(DEFAULT_PATIENTS),
     seed: Annotated[int, typer.Option("--seed", "-s", min=0, help="Master random seed (same seed, same result).")]
     = DEFAULT_SEED,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder for tables, figures and manifest.")]
     = DEFAULT_OUT,
-    engine: Annotated[EngineChoice | None, typer.Option(help="Engine; default: the scenario's.")] = None,
+    engine: Annotated[str | None, typer.Option(help="Engine (see `seedsoil engines`); default: the scenario's.")]
+    = None,
+    workers: Annotated[str | None, typer.Option("--workers", "-w", metavar="K",
+                                                help="Local worker processes; default: the CPUs available.")] = None,
+    scheduler: Annotated[str | None, typer.Option("--scheduler", metavar="ADDRESS",
+                                                  help="Run on a Dask distributed cluster at host:port.")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Finish an interrupted run of the same command in OUT.")]
+    = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace another run's files in OUT.")] = False,
 ) -> None:
-    """Simulate a cohort and write patients/lesions/funnel Parquet, figures and manifest.json to OUT."""
+    """Simulate a cohort and write patients/lesions/funnel Parquet, figures and manifest.json to OUT
+    (streamed chunk by chunk; an interrupted run is finished with --resume)."""
+    import signal
+
+    n = _parse_count(patients, "--patients", maximum=MAX_PATIENTS)
+    k = None if workers is None else _parse_count(workers, "--workers")
+    if resume and overwrite:
+        _fail("--resume and --overwrite exclude each other: resume keeps the run in OUT, overwrite replaces it")
     try:
         scenario_obj, _params = load_scenario(scenario)
     except (ScenarioError, ParameterError) as err:
         _fail(str(err))
-    from seedsoil.interfaces.api import simulate  # the engine loads only when a run is asked for
-    from seedsoil.interfaces.results import print_summary
+    from seedsoil.engine import engine_names
+    from seedsoil.interfaces import api  # the engine loads only when a run is asked for
+    from seedsoil.interfaces.store import RunFolderError
+    from seedsoil.interfaces.summary import print_summary
 
-    chosen = engine.value if engine is not None else scenario_obj.engine
+    if engine is not None and engine not in engine_names():
+        _fail(f"--engine {engine!r} is not an engine; choose one of {', '.join(engine_names())}")
+    chosen = engine or scenario_obj.engine
     console = _console()
+    estimate = n / ESTIMATE_PATIENTS_PER_S
+    if chosen == "fast" and estimate > ESTIMATE_ABOVE_S:
+        console.print(f"simulating {n:,} patients: about {estimate / 60:.0f} min on 2 cores")
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    kwargs = dict(patients=n, seed=seed, engine=chosen, workers=k, scheduler=scheduler, resume=resume,
+                  overwrite=overwrite)
     try:
         if _show_progress():
             with Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                           TimeRemainingColumn(), console=console, transient=True) as bar:
-                task = bar.add_task("patients", total=patients)
-                result = simulate(scenario_obj, patients=patients, seed=seed, engine=chosen,
-                                  progress=lambda done, total: bar.update(task, completed=done, total=total))
+                task = bar.add_task("patients", total=n)
+                result = api.run(scenario_obj, out, **kwargs,
+                                 progress=lambda done, total: bar.update(task, completed=done, total=total))
         else:
-            result = simulate(scenario_obj, patients=patients, seed=seed, engine=chosen)
-    except ValueError as err:  # ScenarioError, ParameterError, an engine refusing the scenario
+            result = api.run(scenario_obj, out, **kwargs)
+    except RunFolderError as err:
         _fail(str(err))
-    except KeyboardInterrupt:
-        _fail("interrupted; nothing was written", EXIT_INTERRUPTED)
-    try:
-        folder = result.save(out)
+    except ValueError as err:  # ScenarioError, ParameterError, RunError, an engine refusing the scenario
+        _fail(str(err))
     except OSError as err:
         _fail(f"cannot write results to {out}: {err.strerror or err}", EXIT_OUTPUT_ERROR)
+    except (KeyboardInterrupt, _Terminated):
+        _fail(f"interrupted; finished chunks are kept in {out}: run the same command with --resume to finish",
+              EXIT_INTERRUPTED)
     print_summary(result, console)
-    console.print(f"results written to [bold]{folder.resolve()}[/bold]")
+    console.print(f"results written to [bold]{Path(out).resolve()}[/bold]")
+
+
+@app.command()
+def engines() -> None:
+    """List the engines with what each can do."""
+    from seedsoil.engine import ENGINES
+
+    table = Table(title="Engines")
+    for col in ("name", "per cell", "batch", "most units per patient", "description"):
+        table.add_column(col)
+    for name, cls in ENGINES.items():
+        cap = cls.capabilities
+        table.add_row(name, "yes" if cap.per_cell else "no", "yes" if cap.batch else "no",
+                      "no limit" if cap.max_units_per_patient is None else f"{cap.max_units_per_patient:,}",
+                      Text(cls.description))
+    _console().print(table)
 
 
 def _fmt(x: float) -> str:

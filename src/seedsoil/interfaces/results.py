@@ -1,21 +1,13 @@
-"""The result of a run: its three tables, what produced them, and how they go to and from disk.
-
-A run folder holds patients.parquet, lesions.parquet, funnel.parquet, manifest.json and the
-PNG figures (DESIGN.md section 6). Parquet files use the fixed Arrow schemas below (the
-contract in docs/schema.md) and pinned writer settings, so the same tables always give
-byte-identical files. Every file is first written under a temporary name in the target
-folder and moved into place only when all of them were written, so a failed save leaves an
-earlier result in that folder intact.
-"""
+"""The result of a run in memory: its three tables, what produced them, and how they go to and
+from a run folder (interfaces/store.py writes it: fixed schemas and row groups, atomic files,
+manifest last, so the same tables always give byte-identical files)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
 import platform
-import secrets
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -27,85 +19,28 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from matplotlib.figure import Figure
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from seedsoil._version import __version__
 from seedsoil.analysis.sites import site_shares_by_subtype
 from seedsoil.analysis.survival import distant_relapse_mask, median_os_after_distant_relapse
-from seedsoil.interfaces import plots
+from seedsoil.interfaces import plots, store
+from seedsoil.interfaces.schema import arrow_schema
 from seedsoil.params import ParameterSet
 from seedsoil.scenario import Scenario, scenario_from_dict
 
-FORMAT_NAME = "seedsoil-result"
-FORMAT_VERSION = 1
-MANIFEST = "manifest.json"
+from seedsoil.interfaces.store import FORMAT_NAME, FORMAT_VERSION, MANIFEST
 
-PATIENTS_SCHEMA = pa.schema([
-    pa.field("patient_id", pa.int64(), nullable=False),
-    pa.field("subtype", pa.string(), nullable=False),
-    pa.field("histology", pa.string(), nullable=False),
-    pa.field("er", pa.bool_(), nullable=False),
-    pa.field("pr", pa.bool_(), nullable=False),
-    pa.field("her2", pa.bool_(), nullable=False),
-    pa.field("age_at_diagnosis", pa.float64()),
-    pa.field("tumor_size_mm", pa.float64()),
-    pa.field("grade", pa.int64(), nullable=False),
-    pa.field("tmem_score", pa.float64()),
-    pa.field("positive_nodes", pa.int64(), nullable=False),
-    pa.field("nodes_examined", pa.int64(), nullable=False),
-    pa.field("pT", pa.string(), nullable=False),
-    pa.field("pN", pa.string(), nullable=False),
-    pa.field("M", pa.string(), nullable=False),
-    pa.field("stage", pa.string(), nullable=False),
-    pa.field("dfs_days", pa.float64()),
-    pa.field("dmfs_days", pa.float64()),
-    pa.field("os_days", pa.float64()),
-    pa.field("dfs_event", pa.bool_(), nullable=False),
-    pa.field("dmfs_event", pa.bool_(), nullable=False),
-    pa.field("os_event", pa.bool_(), nullable=False),
-    pa.field("death_cause", pa.string(), nullable=False),
-    pa.field("first_metastasis_sites", pa.string(), nullable=False),
-    pa.field("metastasis_sites", pa.string(), nullable=False),
-    pa.field("regional_recurrence_day", pa.float64()),
-    pa.field("n_colonies", pa.int64(), nullable=False),
-    pa.field("ctc_7_5ml", pa.int64(), nullable=False),
-])
+PATIENTS_SCHEMA = arrow_schema("patients")
 """patients.parquet, in docs/schema.md order. Float columns may hold NaN (stored as null)."""
 
-LESIONS_SCHEMA = pa.schema([
-    pa.field("patient_id", pa.int64(), nullable=False),
-    pa.field("organ", pa.string(), nullable=False),
-    pa.field("detection_day", pa.float64()),
-    pa.field("size_mm", pa.float64()),
-    pa.field("clone", pa.string(), nullable=False),
-    pa.field("founded_day", pa.float64()),
-    pa.field("origin", pa.string(), nullable=False),
-])
+LESIONS_SCHEMA = arrow_schema("lesions")
 """lesions.parquet: one row per detected distant metastasis."""
 
-FUNNEL_SCHEMA = pa.schema([
-    pa.field("stage", pa.string(), nullable=False),
-    pa.field("organ", pa.string(), nullable=False),
-    pa.field("count", pa.int64(), nullable=False),
-])
+FUNNEL_SCHEMA = arrow_schema("funnel")
 """funnel.parquet: cascade counts summed over the cohort."""
 
 TABLE_SCHEMAS: dict[str, pa.Schema] = {"patients": PATIENTS_SCHEMA, "lesions": LESIONS_SCHEMA,
                                        "funnel": FUNNEL_SCHEMA}
-PARQUET_OPTIONS: dict[str, Any] = {
-    "compression": "zstd",
-    "compression_level": 3,
-    "use_dictionary": True,
-    "write_statistics": True,
-    "version": "2.6",
-    "data_page_version": "1.0",
-    "row_group_size": 1 << 20,
-}
-"""Pinned writer settings: part of what makes the Parquet files byte-reproducible."""
-
-
 def to_arrow(df: pd.DataFrame, name: str) -> pa.Table:
     """Table ``name`` ('patients', 'lesions', 'funnel') as Arrow with its fixed schema.
 
@@ -132,28 +67,6 @@ def to_arrow(df: pd.DataFrame, name: str) -> pa.Table:
         arrays.append(arr)
     meta = {b"seedsoil.table": name.encode(), b"seedsoil.format_version": str(FORMAT_VERSION).encode()}
     return pa.Table.from_arrays(arrays, schema=schema.with_metadata(meta))
-
-
-def _write_parquet(table: pa.Table, path: Path) -> None:
-    """Write one Arrow table with the pinned settings (a seam the tests use to inject failures)."""
-    pq.write_table(table, path, **PARQUET_OPTIONS)
-
-
-def _write_text(text: str, path: Path) -> None:
-    path.write_text(text, encoding="utf-8", newline="\n")
-
-
-def _fsync(path: Path) -> None:
-    """Flush a written file to the disk so a crash after the rename cannot leave it empty."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _json_safe(value: Any) -> Any:
@@ -201,6 +114,7 @@ class Result:
     def tables(self) -> dict[str, pd.DataFrame]:
         """The three tables by name: 'patients', 'lesions', 'funnel'."""
         return {"patients": self.patients, "lesions": self.lesions, "funnel": self.funnel}
+
 
     # ----- analysis -------------------------------------------------------------------------
 
@@ -259,45 +173,44 @@ class Result:
             "sha256": dict(checksums),
         })
 
-    def save(self, out_dir: str | os.PathLike) -> Path:
+    def save(self, out_dir: str | os.PathLike, *, overwrite: bool = True) -> Path:
         """Write tables, figures and manifest.json into ``out_dir`` (created if needed); return it.
 
-        All files are written to temporary names first and moved into place only after every
-        one succeeded (manifest last); on any error the temporaries are removed and the
-        folder's earlier content is untouched. Raises OSError for file-system problems and
-        ValueError when a table does not match docs/schema.md.
-        """
+        Each file is written under a temporary name and renamed into place, tables first and
+        manifest.json last, so a failed save never leaves a manifest for files it did not
+        write. Raises OSError for file-system problems, ValueError when a table does not match
+        docs/schema.md, and RunFolderError when the folder holds another run and not ``overwrite``."""
         out = Path(out_dir)
         arrow = {name: to_arrow(df, name) for name, df in self.tables().items()}  # validate before touching disk
+        identity = self.identity(chunk_patients=0)
+        folder = store.RunFolder.open(out, identity, overwrite=overwrite)
+        folder.write_tables(arrow)
         figures = plots.render_figures(self.tables())
-        out.mkdir(parents=True, exist_ok=True)
-        token = f"{os.getpid()}.{secrets.token_hex(4)}"
-        staged: list[tuple[Path, Path]] = []
-
-        def stage(name: str, write: Callable[[Path], None]) -> Path:
-            tmp = out / f".{name}.{token}.tmp"
-            staged.append((tmp, out / name))
-            write(tmp)
-            _fsync(tmp)
-            return tmp
-
-        try:
-            checksums = {}
-            for name, table in arrow.items():
-                fname = f"{name}.parquet"
-                checksums[fname] = _sha256(stage(fname, lambda p, t=table: _write_parquet(t, p)))
-            for fname, fig in figures.items():
-                stage(fname, lambda p, f=fig: plots.write_figure(f, p))
-            files = [final.name for _, final in staged] + [MANIFEST]
-            text = json.dumps(self.manifest(files, checksums), indent=2, allow_nan=False) + "\n"
-            stage(MANIFEST, lambda p: _write_text(text, p))
-        except BaseException:
-            for tmp, _ in staged:
-                tmp.unlink(missing_ok=True)
-            raise
-        for tmp, final in staged:  # manifest.json is last: it marks a complete folder
-            os.replace(tmp, final)
+        folder.complete({n: (lambda p, f=fig: plots.write_figure(f, p)) for n, fig in figures.items()},
+                             self.manifest)
         return out
+
+    @classmethod
+    def load_tables(cls, out_dir: Path, scenario: Scenario, params: ParameterSet, seed: int, engine: str,
+                    columns: tuple[str, ...] | None = None) -> Result:
+        """The tables of a run folder just written by this process (``columns``: only these
+        patients columns, strings read as categories, so a summary of millions of patients
+        stays small)."""
+        out = Path(out_dir)
+        if columns is None:
+            patients = _read_table(out / "patients.parquet", "patients")
+        else:
+            strings = [c for c in columns if arrow_schema("patients").field(c).type == pa.string()]
+            patients = pq.read_table(out / "patients.parquet", columns=list(columns),
+                                     read_dictionary=strings).to_pandas()
+        lesions = _read_table(out / "lesions.parquet", "lesions") if columns is None else None
+        return cls(patients=patients, lesions=lesions, funnel=_read_table(out / "funnel.parquet", "funnel"),
+                   scenario=scenario, params=params, seed=int(seed), engine=engine)
+
+    def identity(self, chunk_patients: int) -> store.RunIdentity:
+        return store.RunIdentity(seedsoil_version=__version__, scenario=self.scenario.model_dump(mode="json"),
+                                 seed=int(self.seed), engine=self.engine, patients=int(len(self.patients)),
+                                 parameter_hash=self.params.digest(), chunk_patients=int(chunk_patients))
 
     @classmethod
     def load(cls, out_dir: str | os.PathLike) -> Result:
@@ -324,42 +237,3 @@ class Result:
                    timings={k: float(v) for k, v in (manifest.get("timings") or {}).items()}, **tables)
 
 
-def _pct(x: float) -> str:
-    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}%"
-
-
-def print_summary(result: Result, console: Console) -> None:
-    """Print the headline tables of a run with rich: cohort, sites of relapse, survival after relapse."""
-    s = result.summary()
-    cohort = Table(title="Cohort")
-    cohort.add_column("run")
-    cohort.add_column("value", justify="right")
-    cohort.add_row("scenario", Text(str(s["scenario"])))
-    cohort.add_row("engine, seed", f"{s['engine']}, {s['seed']}")
-    cohort.add_row("patients", f"{s['patients']:,}")
-    cohort.add_row("distant relapses", f"{s['distant_relapses']:,} ({_pct(s['distant_relapse_share'])})")
-    console.print(cohort)
-
-    shares = site_shares_by_subtype(result.patients, include_overall=True)
-    sites = Table(title="Share of relapsed patients with a metastasis at each site")
-    groups = list(dict.fromkeys(shares["subtype"]))
-    sites.add_column("site")
-    for g in groups:
-        n = int(shares.loc[shares["subtype"] == g, "n_relapsed"].iloc[0])
-        sites.add_column(f"{g}\n(n={n:,})", justify="right")
-    for organ in dict.fromkeys(shares["organ"]):
-        row = shares[shares["organ"] == organ].set_index("subtype")["share"]
-        sites.add_row(organ, *(_pct(float(row[g])) for g in groups))
-    if not groups:
-        sites.add_row("no distant relapses")
-    console.print(sites)
-
-    surv = Table(title="Median overall survival after distant relapse")
-    surv.add_column("subtype")
-    surv.add_column("patients", justify="right")
-    surv.add_column("median (years)", justify="right")
-    for subtype, rec in s["median_os_after_distant_relapse_years"].items():
-        med = rec["median_years"]
-        text = f"{med:.1f}" if med is not None else ("not reached" if rec["n"] else "–")
-        surv.add_row(subtype, f"{rec['n']:,}", text)
-    console.print(surv)

@@ -6,20 +6,14 @@ import numpy as np
 import pandas as pd
 
 from seedsoil.engine.history import FUNNEL_SITES, FUNNEL_STAGES
+from seedsoil.interfaces.schema import pandas_dtypes
 
-PATIENT_COLUMNS: dict[str, str] = {
-    "patient_id": "int64", "subtype": "object", "histology": "object", "er": "bool", "pr": "bool", "her2": "bool",
-    "age_at_diagnosis": "float64", "tumor_size_mm": "float64", "grade": "int64", "tmem_score": "float64",
-    "positive_nodes": "int64", "nodes_examined": "int64", "pT": "object", "pN": "object", "M": "object",
-    "stage": "object", "dfs_days": "float64", "dmfs_days": "float64", "os_days": "float64",
-    "dfs_event": "bool", "dmfs_event": "bool", "os_event": "bool", "death_cause": "object", "first_metastasis_sites": "object",
-    "metastasis_sites": "object", "regional_recurrence_day": "float64", "n_colonies": "int64",
-    "ctc_7_5ml": "int64",
-}
-LESION_COLUMNS: dict[str, str] = {
-    "patient_id": "int64", "organ": "object", "detection_day": "float64", "size_mm": "float64",
-    "clone": "object", "founded_day": "float64", "origin": "object",
-}
+PATIENT_COLUMNS: dict[str, str] = pandas_dtypes("patients")
+"""patients table: column -> pandas dtype, in file order (from interfaces/schema.py)."""
+LESION_COLUMNS: dict[str, str] = pandas_dtypes("lesions")
+"""lesions table: column -> pandas dtype, in file order (from interfaces/schema.py)."""
+FUNNEL_COLUMNS: dict[str, str] = pandas_dtypes("funnel")
+"""funnel table: column -> pandas dtype, in file order (from interfaces/schema.py)."""
 
 
 def patients_frame(rows: list[dict]) -> pd.DataFrame:
@@ -40,4 +34,4 @@ def funnel_frame(counts: np.ndarray) -> pd.DataFrame:
         for j, site in enumerate(FUNNEL_SITES):
             if counts[i, j] or (site == "all" and st in FUNNEL_STAGES[:4]):
                 rows.append((st, site, int(counts[i, j])))
-    return pd.DataFrame(rows, columns=["stage", "organ", "count"]).astype({"count": "int64"})
+    return pd.DataFrame(rows, columns=list(FUNNEL_COLUMNS)).astype(FUNNEL_COLUMNS)

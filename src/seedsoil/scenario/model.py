@@ -98,10 +98,19 @@ class Scenario(_Strict):
 
     name: str = "custom"
     description: str = ""
-    engine: Literal["fast", "reference"] = "fast"
+    engine: str = "fast"
     cohort: Cohort = Cohort()
     clones: Annotated[tuple[Clone, ...], Field(min_length=1)] = Field(default_factory=_default_clones)
     parameters: dict[str, float] = {}
+
+    @field_validator("engine")
+    @classmethod
+    def _known_engine(cls, v: str) -> str:
+        from seedsoil.engine.registry import engine_names  # the one registry; loaded when validating
+
+        if v not in engine_names():
+            raise ValueError(f"unknown engine {v!r}; allowed: {', '.join(map(repr, engine_names()))}")
+        return v
 
     @field_validator("clones")
     @classmethod

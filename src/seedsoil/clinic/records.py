@@ -1,0 +1,86 @@
+"""What the clinic returns for a block of patients: typed columnar records, one field per column
+of patients.parquet and lesions.parquet (docs/schema.md; a test keeps the two in step)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+
+@dataclass
+class _Columns:
+    def __len__(self) -> int:
+        return len(getattr(self, fields(self)[0].name))
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """Field name -> array, in schema order."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
+
+    @classmethod
+    def concat(cls, parts: list):
+        return cls(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls)))
+
+    def take(self, idx):
+        return type(self)(*(getattr(self, f.name)[idx] for f in fields(self)))
+
+
+@dataclass
+class PatientRecords(_Columns):
+    """One entry per patient (strings as object arrays; days from diagnosis; NaN = none)."""
+
+    patient_id: np.ndarray
+    subtype: np.ndarray
+    histology: np.ndarray
+    er: np.ndarray
+    pr: np.ndarray
+    her2: np.ndarray
+    age_at_diagnosis: np.ndarray
+    tumor_size_mm: np.ndarray
+    grade: np.ndarray
+    tmem_score: np.ndarray
+    positive_nodes: np.ndarray
+    nodes_examined: np.ndarray
+    pT: np.ndarray
+    pN: np.ndarray
+    M: np.ndarray
+    stage: np.ndarray
+    dfs_days: np.ndarray
+    dmfs_days: np.ndarray
+    os_days: np.ndarray
+    dfs_event: np.ndarray
+    dmfs_event: np.ndarray
+    os_event: np.ndarray
+    death_cause: np.ndarray
+    first_metastasis_sites: np.ndarray
+    metastasis_sites: np.ndarray
+    regional_recurrence_day: np.ndarray
+    n_colonies: np.ndarray
+    ctc_7_5ml: np.ndarray
+
+
+@dataclass
+class LesionRecords(_Columns):
+    """One entry per detected distant metastasis (days from diagnosis)."""
+
+    patient_id: np.ndarray
+    organ: np.ndarray
+    detection_day: np.ndarray
+    size_mm: np.ndarray
+    clone: np.ndarray
+    founded_day: np.ndarray
+    origin: np.ndarray
+
+
+@dataclass
+class ClinicalBlock:
+    """The clinic's output for a block: patient and lesion records, the funnel summed over the
+    block's patients (stage x site, detected metastases included), and per-patient funnels."""
+
+    patients: PatientRecords
+    lesions: LesionRecords
+    funnel: np.ndarray
