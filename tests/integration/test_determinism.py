@@ -1,13 +1,15 @@
-"""Reproducibility of a run: same scenario and seed give the same bytes, whatever the chunking.
+"""Reproducibility of a run: same scenario and seed give the same rows and bytes, whatever the chunking.
 
 README: "Same scenario and seed give byte-identical Parquet files, whatever the order patients
-are simulated in." Random streams are keyed by (seed, patient), so any partition or ordering of
-the patient ids must give the same rows, lesions and summed funnel.
+are simulated in." Random streams are keyed by (seed, block, phase) with blocks of
+``BLOCK_PATIENTS`` patients; a run of N patients simulates whole blocks and keeps the first N.
+So patient i's row is the same for any N, any cut of the cohort into chunks, any chunk order,
+any number of workers and any scheduler; the final Parquet files are written in fixed row
+groups, so they are byte-identical too.
 """
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import subprocess
@@ -16,20 +18,25 @@ import textwrap
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from pandas.testing import assert_frame_equal
 
 import seedsoil
-from seedsoil.interfaces.api import simulate_tables
-from seedsoil.interfaces.tables import lesions_frame, patients_frame
+from seedsoil.engine.streams import BLOCK_PATIENTS
+from seedsoil.interfaces import store
+from seedsoil.interfaces.api import SUMMARY_COLUMNS, simulate_tables
+from seedsoil.interfaces.execution import Chunk, plan_chunks
 from seedsoil.scenario import load_scenario
 
 PARQUETS = ("patients.parquet", "lesions.parquet", "funnel.parquet")
 SAVE_PATIENTS = 80
 SAVE_SEED = 11
 CHUNK_SEED = 20261121
-IDS = range(0, 300)
-CHUNKS = (range(0, 100), range(100, 300))
+N = 2 * BLOCK_PATIENTS + 500  # three blocks, the last one partly kept
+CUTS = (0, 100, 1500, N)  # chunk bounds that are not block bounds: cut anywhere, same rows
+RUN_PATIENTS = BLOCK_PATIENTS + 700  # two blocks for the run-folder comparisons
 
 
 @pytest.fixture(scope="module")
@@ -37,38 +44,187 @@ def default_scenario():
     return load_scenario("default")
 
 
+def _tables(scenario, params, chunks, seed=CHUNK_SEED, workers=1, engine="fast"):
+    """(patients, lesions) as pandas in the order simulate_tables returns them, and the funnel."""
+    pat, les, funnel = simulate_tables(scenario, params, list(chunks), seed, engine, workers=workers)
+    assert isinstance(pat, pa.Table) and isinstance(les, pa.Table) and isinstance(funnel, np.ndarray)
+    return pat.to_pandas(), les.to_pandas(), funnel
+
+
+def _by_patient(df: pd.DataFrame) -> pd.DataFrame:
+    # Stable sort on the patient only: within one patient, lesions keep the clinic's own order,
+    # which must not depend on how the cohort was split.
+    return df.sort_values("patient_id", kind="stable").reset_index(drop=True)
+
+
+def _of(df: pd.DataFrame, ids) -> pd.DataFrame:
+    return df[df["patient_id"].isin(list(ids))].reset_index(drop=True)
+
+
+def _assert_same(got, want, what=""):
+    (gp, gl, gf), (wp, wl, wf) = got, want
+    assert_frame_equal(gp, wp, check_exact=True, obj=f"patients {what}")
+    assert_frame_equal(gl, wl, check_exact=True, obj=f"lesions {what}")
+    assert gf.dtype == wf.dtype
+    np.testing.assert_array_equal(gf, wf, err_msg=f"funnel {what}")
+
+
+@pytest.fixture(scope="module")
+def whole(default_scenario):
+    """N patients in one chunk, one process."""
+    return _tables(*default_scenario, plan_chunks(N))
+
+
+# ----- chunking, order, workers -----------------------------------------------------------------
+
+def test_whole_is_one_chunk_of_every_patient(whole):
+    pat, les, funnel = whole
+    assert len(plan_chunks(N)) == 1
+    assert list(pat["patient_id"]) == list(range(N))
+    assert len(les) > 100 and funnel.sum() > 0  # otherwise the comparisons below mean little
+    assert les["patient_id"].is_monotonic_increasing
+
+
+@pytest.mark.parametrize("chunk_patients", [BLOCK_PATIENTS, 2 * BLOCK_PATIENTS])
+def test_block_chunks_equal_one_pass(default_scenario, whole, chunk_patients):
+    chunks = plan_chunks(N, chunk_patients)
+    assert len(chunks) == -(-N // chunk_patients) > 1
+    _assert_same(_tables(*default_scenario, chunks), whole, f"chunk_patients={chunk_patients}")
+
+
+def test_chunks_cut_anywhere_equal_one_pass(default_scenario, whole):
+    """Chunks that start and end inside a block keep the rows of the full block."""
+    chunks = [Chunk(i, a, b) for i, (a, b) in enumerate(zip(CUTS, CUTS[1:]))]
+    _assert_same(_tables(*default_scenario, chunks), whole, "cut inside blocks")
+
+
+def test_reversed_order_equals_one_pass(default_scenario, whole):
+    """Chunks given (and simulated) last first: the same rows once put back in patient order."""
+    chunks = list(reversed([Chunk(i, a, b) for i, (a, b) in enumerate(zip(CUTS, CUTS[1:]))]))
+    pat, les, funnel = _tables(*default_scenario, chunks)
+    firsts = pat["patient_id"].iloc[[0, N - CUTS[-2]]].tolist()
+    assert firsts == [CUTS[-2], CUTS[-3]]  # really handed back last chunk first
+    _assert_same((_by_patient(pat), _by_patient(les), funnel), whole, "reversed chunks")
+
+
+def test_worker_count_does_not_change_simulate_tables(default_scenario, whole):
+    """Two processes share three chunks (finishing in any order); the tables must not change."""
+    _assert_same(_tables(*default_scenario, plan_chunks(N, BLOCK_PATIENTS), workers=2), whole, "workers=2")
+
+
+def test_worker_count_and_chunk_size_do_not_change_simulate():
+    """simulate(..., workers=K, chunk_patients=C): the Result's tables do not depend on K or C."""
+    one = seedsoil.simulate("default", patients=N, seed=SAVE_SEED, workers=1)
+    two = seedsoil.simulate("default", patients=N, seed=SAVE_SEED, workers=2, chunk_patients=BLOCK_PATIENTS)
+    for name in ("patients", "lesions", "funnel"):
+        assert_frame_equal(getattr(one, name), getattr(two, name), check_exact=True, obj=name)
+
+
+@pytest.mark.xfail(raises=ValueError, strict=True,
+                   reason="src bug: execution._run_dask calls distributed.as_completed(futures) without "
+                          "loop=client.loop, and the client is made with set_as_default=False, so every "
+                          "--scheduler run fails with 'No clients found'")
+def test_dask_scheduler_does_not_change_the_result(whole):
+    pytest.importorskip("distributed")
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, protocol="tcp",
+                      dashboard_address=None) as cluster:
+        r = seedsoil.simulate("default", patients=N, seed=CHUNK_SEED, scheduler=cluster.scheduler_address,
+                              chunk_patients=BLOCK_PATIENTS)
+    assert_frame_equal(r.patients, whole[0], check_exact=True, obj="patients")
+    assert_frame_equal(r.lesions, whole[1], check_exact=True, obj="lesions")
+
+
+# ----- one patient, cohort size -----------------------------------------------------------------
+
+def test_one_patient_alone_equals_her_row_in_the_cohort(default_scenario, whole):
+    pat, les, _ = whole
+    # the patient with the most lesions, outside block 0: the strongest test of the block streams
+    counts = les.loc[les["patient_id"] >= BLOCK_PATIENTS, "patient_id"].value_counts()
+    pid = int(counts.index[0])
+    assert counts.iloc[0] >= 2
+    alone_p, alone_l, _ = _tables(*default_scenario, [Chunk(0, pid, pid + 1)])
+    assert list(alone_p["patient_id"]) == [pid]
+    assert_frame_equal(alone_p, _of(pat, [pid]), check_exact=True)
+    assert_frame_equal(alone_l, _of(les, [pid]), check_exact=True)
+
+
+@pytest.mark.parametrize("n", [1, 100, BLOCK_PATIENTS, BLOCK_PATIENTS + 1])
+def test_patient_rows_do_not_depend_on_the_cohort_size(whole, n):
+    """A run of n patients keeps the first n of whole blocks: her row is the same for any N."""
+    pat, les, _ = whole
+    r = seedsoil.simulate("default", patients=n, seed=CHUNK_SEED, engine="fast", workers=1)
+    assert_frame_equal(r.patients, _of(pat, range(n)), check_exact=True)
+    assert_frame_equal(r.lesions, _of(les, range(n)), check_exact=True)
+    assert r.funnel["count"].sum() <= int(whole[2].sum())
+
+
+def test_reference_engine_patient_alone_equals_her_row():
+    """The per-cell engine skips the other patients of a block; her history must not change."""
+    sc, p = load_scenario("small")
+    pat, les, _ = _tables(sc, p, [Chunk(0, 0, 8)], engine="reference")
+    pid = 5
+    alone_p, alone_l, _ = _tables(sc, p, [Chunk(0, pid, pid + 1)], engine="reference")
+    assert_frame_equal(alone_p, _of(pat, [pid]), check_exact=True)
+    assert_frame_equal(alone_l, _of(les, [pid]), check_exact=True)
+
+
+# ----- seeds and blocks differ ------------------------------------------------------------------
+
+def test_different_seed_gives_different_results(default_scenario, whole):
+    pat, _, _ = whole
+    chunks = [Chunk(0, 0, BLOCK_PATIENTS)]
+    other_p, _, other_f = _tables(*default_scenario, chunks, seed=CHUNK_SEED + 1)
+    mine_p, _, mine_f = _tables(*default_scenario, chunks)
+    assert_frame_equal(mine_p, _of(pat, range(BLOCK_PATIENTS)), check_exact=True)
+    for col in ("age_at_diagnosis", "tumor_size_mm", "tmem_score"):
+        same = np.isclose(mine_p[col].to_numpy(float), other_p[col].to_numpy(float))
+        assert same.mean() < 0.05, f"{col}: {same.sum()} of {BLOCK_PATIENTS} patients unchanged by a new seed"
+    assert not np.array_equal(other_f, mine_f)
+
+
+def test_blocks_draw_from_different_streams(whole):
+    """Block 1 is not a copy of block 0 (the block is part of the stream key)."""
+    pat, _, _ = whole
+    a = pat.iloc[:BLOCK_PATIENTS]
+    b = pat.iloc[BLOCK_PATIENTS:2 * BLOCK_PATIENTS]
+    for col in ("age_at_diagnosis", "tumor_size_mm"):
+        same = np.isclose(a[col].to_numpy(float), b[col].to_numpy(float))
+        assert same.mean() < 0.05, col
+
+
+@pytest.mark.parametrize(("kwargs", "name"), [
+    ({"patients": 10.0}, "patients"), ({"patients": True}, "patients"), ({"patients": "10"}, "patients"),
+    ({"seed": 1.0}, "seed"), ({"seed": False}, "seed"), ({"patients": 0}, "patients"), ({"seed": -1}, "seed"),
+])
+def test_patients_and_seed_must_be_whole_numbers(kwargs, name):
+    """A float or bool seed would silently name another stream: refused, naming the argument."""
+    args = {"patients": 10, "seed": 1, **kwargs}
+    with pytest.raises(ValueError, match=name):
+        seedsoil.simulate("default", **args, workers=1)
+
+
+@pytest.mark.parametrize("chunk_patients", [1000, BLOCK_PATIENTS + 1, -BLOCK_PATIENTS])
+def test_chunk_size_must_be_whole_blocks(chunk_patients):
+    with pytest.raises(ValueError, match=str(BLOCK_PATIENTS)):
+        plan_chunks(5000, chunk_patients)
+    with pytest.raises(ValueError, match=str(BLOCK_PATIENTS)):
+        seedsoil.simulate("default", patients=10, seed=1, workers=1, chunk_patients=chunk_patients)
+
+
+# ----- byte-identical files ---------------------------------------------------------------------
+
 @pytest.fixture(scope="module")
 def saved_twice(tmp_path_factory):
     """Two independent simulate(...).save(dir) calls with the same scenario and seed."""
     folders = []
     for k in range(2):
         out = tmp_path_factory.mktemp(f"run{k}")
-        seedsoil.simulate("default", patients=SAVE_PATIENTS, seed=SAVE_SEED).save(out)
+        seedsoil.simulate("default", patients=SAVE_PATIENTS, seed=SAVE_SEED, workers=1).save(out)
         folders.append(out)
     return folders
 
-
-def _rows(rows: list[dict]) -> pd.DataFrame:
-    return pd.DataFrame(rows).sort_values("patient_id", kind="stable").reset_index(drop=True)
-
-
-def _lesions(rows: list[dict]) -> pd.DataFrame:
-    # Stable sort on the patient only: within one patient, lesions keep the clinic's own order,
-    # which must not depend on how the cohort was split.
-    cols = ["patient_id", "organ", "detection_day", "size_mm", "clone", "founded_day", "origin"]
-    return pd.DataFrame(rows, columns=cols).sort_values("patient_id", kind="stable").reset_index(drop=True)
-
-
-def _run(scenario, params, ids, seed=CHUNK_SEED):
-    return simulate_tables(scenario, params, ids, seed, "fast")
-
-
-@pytest.fixture(scope="module")
-def whole(default_scenario):
-    return _run(*default_scenario, IDS)
-
-
-# ----- byte-identical files ---------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", PARQUETS)
 def test_same_seed_gives_byte_identical_parquet(saved_twice, name):
@@ -84,6 +240,7 @@ def test_manifests_record_the_same_checksums(saved_twice):
     assert set(a["sha256"]) == set(PARQUETS)
     assert a["parameter_hash"] == b["parameter_hash"]
     assert a["seed"] == b["seed"] == SAVE_SEED
+    assert a["run"] == b["run"] and a["run"]["seed"] == SAVE_SEED
 
 
 def test_byte_identical_in_a_fresh_process_with_another_hash_seed(saved_twice, tmp_path):
@@ -91,7 +248,7 @@ def test_byte_identical_in_a_fresh_process_with_another_hash_seed(saved_twice, t
     out = tmp_path / "fresh"
     code = textwrap.dedent(f"""
         import seedsoil
-        seedsoil.simulate("default", patients={SAVE_PATIENTS}, seed={SAVE_SEED}).save({str(out)!r})
+        seedsoil.simulate("default", patients={SAVE_PATIENTS}, seed={SAVE_SEED}, workers=1).save({str(out)!r})
     """)
     env = {**os.environ, "PYTHONHASHSEED": "12345", "MPLBACKEND": "Agg"}
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
@@ -100,70 +257,75 @@ def test_byte_identical_in_a_fresh_process_with_another_hash_seed(saved_twice, t
         assert (out / name).read_bytes() == (saved_twice[0] / name).read_bytes(), name
 
 
-# ----- chunking and order -----------------------------------------------------------------------
-
-def test_chunks_equal_one_pass(default_scenario, whole):
-    rows, lesions, funnel = whole
-    parts = [_run(*default_scenario, ids) for ids in CHUNKS]
-    assert_frame_equal(_rows([r for p in parts for r in p[0]]), _rows(rows), check_exact=True)
-    assert_frame_equal(_lesions([x for p in parts for x in p[1]]), _lesions(lesions), check_exact=True)
-    summed = sum(p[2] for p in parts)
-    assert summed.dtype == funnel.dtype
-    np.testing.assert_array_equal(summed, funnel)
+RUNS = {  # name -> seedsoil.run options; all the same cohort
+    "chunks-1024-serial": {"chunk_patients": BLOCK_PATIENTS, "workers": 1},
+    "chunks-2048-serial": {"chunk_patients": 2 * BLOCK_PATIENTS, "workers": 1},
+    "chunks-1024-two-workers": {"chunk_patients": BLOCK_PATIENTS, "workers": 2},
+    "default-chunks": {"workers": 1},
+}
 
 
-def test_reversed_order_equals_one_pass(default_scenario, whole):
-    """Chunks in reverse order, each walking its patients backwards."""
-    rows, lesions, funnel = whole
-    parts = [_run(*default_scenario, reversed(ids)) for ids in reversed(CHUNKS)]
-    got_rows = [r for p in parts for r in p[0]]
-    assert [r["patient_id"] for r in got_rows] == list(range(299, -1, -1))  # really simulated backwards
-    assert_frame_equal(_rows(got_rows), _rows(rows), check_exact=True)
-    assert_frame_equal(_lesions([x for p in parts for x in p[1]]), _lesions(lesions), check_exact=True)
-    np.testing.assert_array_equal(sum(p[2] for p in parts), funnel)
+@pytest.fixture(scope="module")
+def run_folders(tmp_path_factory):
+    """The same cohort streamed by seedsoil.run with different chunk sizes and worker counts,
+    and saved from memory by simulate(...).save."""
+    base = tmp_path_factory.mktemp("runs")
+    folders = {}
+    for name, opts in RUNS.items():
+        seedsoil.run("default", base / name, patients=RUN_PATIENTS, seed=SAVE_SEED, **opts)
+        folders[name] = base / name
+    seedsoil.simulate("default", patients=RUN_PATIENTS, seed=SAVE_SEED, workers=1).save(base / "saved")
+    folders["saved"] = base / "saved"
+    return folders
 
 
-def test_one_patient_alone_equals_her_row_in_the_cohort(default_scenario, whole):
-    rows, lesions, _ = whole
-    # the patient with the most lesions: the strongest test of a per-patient stream
-    counts = pd.Series([x["patient_id"] for x in lesions]).value_counts()
-    pid = int(counts.index[0]) if len(counts) else 123
-    alone_rows, alone_lesions, _ = _run(*default_scenario, [pid])
-    assert alone_rows == [r for r in rows if r["patient_id"] == pid]
-    assert alone_lesions == [x for x in lesions if x["patient_id"] == pid]
+@pytest.mark.parametrize("name", PARQUETS)
+def test_run_gives_byte_identical_parquet_for_any_chunking_and_workers(run_folders, name):
+    reference = (run_folders["chunks-1024-serial"] / name).read_bytes()
+    assert reference[:4] == b"PAR1"
+    for label, folder in run_folders.items():
+        assert (folder / name).read_bytes() == reference, f"{name}: {label} differs from chunks-1024-serial"
 
 
-def test_simulate_uses_the_same_streams(whole):
-    """The public API gives the rows simulate_tables gives for the same ids and seed."""
-    rows, lesions, _ = whole
-    r = seedsoil.simulate("default", patients=100, seed=CHUNK_SEED, engine="fast")
-    assert_frame_equal(r.patients, patients_frame([x for x in rows if x["patient_id"] < 100]), check_exact=True)
-    assert_frame_equal(r.lesions, lesions_frame([x for x in lesions if x["patient_id"] < 100]), check_exact=True)
+def test_run_manifests_agree_but_for_the_chunk_size(run_folders):
+    manifests = {k: json.loads((d / "manifest.json").read_text(encoding="utf-8")) for k, d in run_folders.items()}
+    ref = manifests["chunks-1024-serial"]
+    assert ref["run"]["chunk_patients"] == BLOCK_PATIENTS
+    assert manifests["chunks-2048-serial"]["run"]["chunk_patients"] == 2 * BLOCK_PATIENTS
+    for label, m in manifests.items():
+        assert m["sha256"] == ref["sha256"], label
+        assert m["patients"] == m["run"]["patients"] == RUN_PATIENTS, label
+        assert m["seed"] == m["run"]["seed"] == SAVE_SEED, label
+        assert {k: v for k, v in m["run"].items() if k != "chunk_patients"} == \
+               {k: v for k, v in ref["run"].items() if k != "chunk_patients"}, label
+    for folder in run_folders.values():
+        assert not (folder / store.WORK_DIR).exists()
 
 
-def test_worker_count_does_not_change_the_result(monkeypatch):
-    """simulate(..., workers=N) splits the cohort over processes; the tables must not depend on N."""
-    if "workers" not in inspect.signature(seedsoil.simulate).parameters:
-        pytest.skip("this seedsoil.simulate has no workers option")
-    from seedsoil.interfaces import api
+def test_run_returns_the_summary_columns_of_its_files(run_folders):
+    """seedsoil.run hands back only the summary columns; they are simulate's rows."""
+    from seedsoil.interfaces.results import Result
 
-    n = 200
-    if hasattr(api, "CHUNK_PATIENTS"):
-        monkeypatch.setattr(api, "CHUNK_PATIENTS", 30)  # several chunks, finishing out of order
-    else:
-        n = 1100
-    one = seedsoil.simulate("default", patients=n, seed=SAVE_SEED, workers=1)
-    two = seedsoil.simulate("default", patients=n, seed=SAVE_SEED, workers=2)
-    for name in ("patients", "lesions", "funnel"):
-        assert_frame_equal(getattr(one, name), getattr(two, name), check_exact=True, obj=name)
+    back = Result.load(run_folders["chunks-2048-serial"])
+    light = seedsoil.run("default", run_folders["chunks-2048-serial"], patients=RUN_PATIENTS, seed=SAVE_SEED,
+                         chunk_patients=2 * BLOCK_PATIENTS, workers=1, resume=True)  # finished: only read back
+    assert tuple(light.patients.columns) == SUMMARY_COLUMNS
+    got = light.patients.astype({c: object for c in light.patients.columns
+                                 if isinstance(light.patients[c].dtype, pd.CategoricalDtype)})
+    assert_frame_equal(got, back.patients[list(SUMMARY_COLUMNS)], check_exact=True)
 
 
-def test_different_seed_gives_different_results(default_scenario, whole):
-    rows, lesions, funnel = whole
-    other_rows, other_lesions, other_funnel = _run(*default_scenario, range(0, 100), seed=CHUNK_SEED + 1)
-    mine = _rows([r for r in rows if r["patient_id"] < 100])
-    theirs = _rows(other_rows)
-    for col in ("age_at_diagnosis", "tumor_size_mm", "tmem_score"):
-        same = np.isclose(mine[col].to_numpy(float), theirs[col].to_numpy(float))
-        assert same.mean() < 0.05, f"{col}: {same.sum()} of 100 patients unchanged by a new seed"
-    assert not np.array_equal(other_funnel, _run(*default_scenario, range(0, 100))[2])
+def test_row_groups_are_fixed_whatever_the_chunking(tmp_path, monkeypatch):
+    """With a small ROW_GROUP_ROWS the files hold several row groups, cut at the same rows
+    whatever the chunk size: the property byte-identical files rest on."""
+    rows = 1000
+    monkeypatch.setattr(store, "ROW_GROUP_ROWS", rows)
+    data = {}
+    for chunk in (BLOCK_PATIENTS, 2 * BLOCK_PATIENTS):
+        out = tmp_path / f"c{chunk}"
+        seedsoil.run("default", out, patients=RUN_PATIENTS, seed=SAVE_SEED, chunk_patients=chunk, workers=1)
+        meta = pq.ParquetFile(out / "patients.parquet").metadata
+        sizes = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+        assert sizes == [rows] * (RUN_PATIENTS // rows) + [RUN_PATIENTS % rows], (chunk, sizes)
+        data[chunk] = {name: (out / name).read_bytes() for name in PARQUETS}
+    assert data[BLOCK_PATIENTS] == data[2 * BLOCK_PATIENTS]

@@ -7,16 +7,18 @@ from __future__ import annotations
 import pickle
 import subprocess
 import sys
+from dataclasses import fields
 
 import numpy as np
 import pytest
 from scipy import stats
 
-from seedsoil.biology.dormancy import AwakeningSchedule
+from seedsoil.biology.dormancy import AwakeningSchedule, awakening_before_surgery, pre_surgery_fates
 from seedsoil.biology.growth import Gompertz
 from seedsoil.engine import FastEngine, ReferenceEngine, get_engine
 from seedsoil.engine import reference as ref
-from seedsoil.engine.history import FUNNEL_STAGES
+from seedsoil.engine.history import FUNNEL_STAGES, CohortHistory
+from seedsoil.engine.streams import BLOCK_PATIENTS
 from seedsoil.scenario import ScenarioError, load_scenario, scenario_from_dict
 
 SEED = 20261121
@@ -42,25 +44,51 @@ def busy():
 
 
 @pytest.fixture(scope="module")
-def histories(busy):
-    engine = ReferenceEngine(*busy)
-    return [engine.simulate(i, SEED) for i in range(PATIENTS)]
+def history(busy) -> CohortHistory:
+    """Patients 0 .. PATIENTS-1 of block 0, one history of the block's rows."""
+    return ReferenceEngine(*busy).simulate_rows(0, SEED, np.arange(PATIENTS))
 
 
 def row(name: str) -> int:
     return FUNNEL_STAGES.index(name)
 
 
+def patient(part, i: int):
+    """The entries of ``part`` (colonies or deposits) that belong to history row ``i``."""
+    return part.take(np.flatnonzero(part.row == i))
+
+
+def assert_same_history(a: CohortHistory, b: CohortHistory):
+    assert np.array_equal(a.patient_id, b.patient_id)
+    assert np.array_equal(a.funnel, b.funnel)
+    for part in ("colonies", "deposits"):
+        x, y = getattr(a, part), getattr(b, part)
+        for f in fields(x):
+            assert np.array_equal(getattr(x, f.name), getattr(y, f.name)), (part, f.name)
+
+
 def test_registered():
     assert get_engine("reference") is ReferenceEngine
     assert ReferenceEngine.name == "reference"
+    assert ReferenceEngine.capabilities.per_cell and not ReferenceEngine.capabilities.batch
+    assert ReferenceEngine.capabilities.max_units_per_patient == ref.MAX_UNITS
 
 
-def test_funnel_conservation(histories):
+def test_funnel_conservation(history, busy):
     """No unit is created or lost between stages, patient by patient."""
+    h = history
+    _, p = busy
+    assert len(h) == PATIENTS and np.array_equal(h.patient_id, np.arange(PATIENTS))
+    assert h.funnel.shape[0] == PATIENTS
+    for part in (h.colonies, h.deposits):  # canonical order, rows of this history only
+        assert ((part.row >= 0) & (part.row < PATIENTS)).all()
+        assert (np.diff(part.row) >= 0).all(), "entries are grouped by patient row"
+    c_all = h.colonies
+    assert np.array_equal(np.lexsort((c_all.clone, c_all.organ, c_all.founded, c_all.row)), np.arange(len(c_all)))
     used = {"colonies": 0, "deposits": 0, "dormant": 0}
-    for h in histories:
-        f = h.funnel
+    for i in range(PATIENTS):
+        f = h.funnel[i]
+        c, d = patient(h.colonies, i), patient(h.deposits, i)
         assert f.dtype == np.int64 and (f >= 0).all()
         assert f[row("shed"), 0] == f[row("entered_lymph"), 0] + f[row("entered_blood"), 0]
         assert f[row("entered_blood"), 0] >= f[row("survived_circulation"), 0]
@@ -70,9 +98,8 @@ def test_funnel_conservation(histories):
         assert (organs[row("extravasated")] >= organs[row("dormant")] + organs[row("micrometastases")]).all()
         # every lymphatic unit arrests in a node; deposits are those nodes' colonies
         assert f[row("arrested"), -1] == f[row("entered_lymph"), 0]
-        assert f[row("colonies"), -1] == len(h.deposits) <= f[row("arrested"), -1]
+        assert f[row("colonies"), -1] == len(d) <= f[row("arrested"), -1]
         # colonies come from micrometastases (direct) or dormant cells (after awakening)
-        c = h.colonies
         n_org = organs.shape[1]
         assert (organs[row("colonies")] == np.bincount(c.organ, minlength=n_org)).all()
         direct = np.bincount(c.organ[c.origin == 0], minlength=n_org)
@@ -81,15 +108,16 @@ def test_funnel_conservation(histories):
         # the engine fills only the stages it owns ('detected' is the clinic's)
         assert f[row("detected")].sum() == 0
         # founding days: direct colonies and deposits before surgery, awakened ones after arrival
-        t_dx = h.primary.diagnosis_day
-        assert (c.founded[c.origin == 0] <= t_dx).all() and (h.deposits.founded <= t_dx).all()
+        t_dx = h.primary.diagnosis_day[i]
+        assert (c.founded[c.origin == 0] <= t_dx).all() and (d.founded <= t_dx).all()
         assert (c.founded >= 0).all() and np.isfinite(c.founded).all()
-        assert (np.diff(c.founded) >= 0).all(), "colonies are sorted by founding day"
+        assert (np.diff(c.founded) >= 0).all(), "a patient's colonies are sorted by founding day"
         assert set(np.unique(c.clone)) <= set(range(len(h.clone_names)))
-        assert np.allclose(h.deposits.rate, h.primary.law.rate * 3.5)
+        assert np.allclose(d.rate, h.primary.law.rate[i] * p["nodes.growth_fold"])
         used["colonies"] += len(c)
-        used["deposits"] += len(h.deposits)
+        used["deposits"] += len(d)
         used["dormant"] += int((c.origin == 1).sum())
+    assert used["colonies"] == len(h.colonies) and used["deposits"] == len(h.deposits)
     assert all(v > 0 for v in used.values()), f"the busy scenario must exercise every path: {used}"
 
 
@@ -98,34 +126,48 @@ def test_axillary_deposits_shed_into_blood():
     base, _ = load_scenario("small")
     data = base.model_dump(mode="python")
     data["parameters"] = {**data["parameters"], **BUSY, "tmem.median_score": 1.0}
-    engine = ReferenceEngine(*scenario_from_dict(data, "<small, axillary>"))
-    blood = {True: 0, False: 0}
-    for pid in range(30):
-        h = engine.simulate(pid, SEED)
-        blood[len(h.deposits) > 0] += int(h.funnel[row("entered_blood"), 0])
-    assert blood[False] == 0 and blood[True] > 0, blood
+    h = ReferenceEngine(*scenario_from_dict(data, "<small, axillary>")).simulate_rows(0, SEED, np.arange(30))
+    has_deposit = np.bincount(h.deposits.row, minlength=len(h)) > 0
+    blood = h.funnel[:, row("entered_blood"), 0]
+    assert blood[~has_deposit].sum() == 0 and blood[has_deposit].sum() > 0, (blood, has_deposit)
 
 
 def test_deterministic(busy):
+    """A patient's history depends on the seed and her id only: not on the engine instance, nor
+    on which other rows of her block are simulated with her, nor on their order."""
     a, b = ReferenceEngine(*busy), ReferenceEngine(*busy)
-    for pid in (0, 3):
-        h1, h2 = a.simulate(pid, SEED), b.simulate(pid, SEED)
-        assert np.array_equal(h1.funnel, h2.funnel)
-        for part in ("colonies", "deposits"):
-            x, y = getattr(h1, part), getattr(h2, part)
-            for name in x.__dataclass_fields__:
-                assert np.array_equal(getattr(x, name), getattr(y, name)), (part, name)
-    assert not np.array_equal(a.simulate(0, SEED).funnel, a.simulate(0, SEED + 1).funnel)
+    assert_same_history(a.simulate_rows(0, SEED, [0, 3]), b.simulate_rows(0, SEED, [0, 3]))
+    both = a.simulate_rows(0, SEED, [0, 1, 2, 3])
+    assert_same_history(a.simulate_rows(0, SEED, [3, 0]), both.take([3, 0]))
+    assert_same_history(a.simulate_rows(0, SEED, [3]), both.take([3]))
+    other = a.simulate_rows(1, SEED, [3])
+    assert other.patient_id[0] == BLOCK_PATIENTS + 3
+    assert not np.array_equal(other.funnel, both.funnel[[3]])
+    assert not np.array_equal(a.simulate_rows(0, SEED, [0]).funnel, a.simulate_rows(0, SEED + 1, [0]).funnel)
 
 
 def test_covariates_match_fast_engine(busy):
-    """Covariates and the primary come first from the same stream: identical to the fast engine's."""
-    r, f = ReferenceEngine(*busy), FastEngine(*busy)
-    for pid in range(5):
-        hr, hf = r.simulate(pid, SEED), f.simulate(pid, SEED)
-        assert hr.covariates == hf.covariates
-        assert hr.primary == hf.primary
-        assert hr.plan == hf.plan and hr.traits == hf.traits
+    """Covariates and the primary come first from the block's covariate stream: identical to the
+    fast engine's patient by patient, wherever the patient sits in her block."""
+    fast = FastEngine(*busy)
+    for block, rows in ((0, [0, 1, 2, 3, 4, 511, BLOCK_PATIENTS - 1]), (1, [0, 7])):
+        hr, hf = ReferenceEngine(*busy).simulate_rows(block, SEED, rows), fast.simulate_block(block, SEED).take(rows)
+        assert np.array_equal(hr.patient_id, block * BLOCK_PATIENTS + np.asarray(rows))
+        assert np.array_equal(hr.patient_id, hf.patient_id)
+        for f in fields(hr.covariates):
+            x, y = getattr(hr.covariates, f.name), getattr(hf.covariates, f.name)
+            assert x.shape == (len(rows),) and np.array_equal(x, y), f.name
+        pr, pf = hr.primary, hf.primary
+        assert np.array_equal(pr.law.rate, pf.law.rate) and pr.law.capacity == pf.law.capacity
+        assert pr.law.n0 == pf.law.n0
+        assert np.array_equal(pr.diagnosis_day, pf.diagnosis_day)
+        assert np.array_equal(pr.diagnosis_cells, pf.diagnosis_cells)
+        assert np.array_equal(hr.plan.endocrine_years, hf.plan.endocrine_years)
+        assert hr.plan.endocrine_awakening_fold == hf.plan.endocrine_awakening_fold
+        assert hr.plan.metastatic_growth_fold == hf.plan.metastatic_growth_fold
+        assert hr.traits.traits == hf.traits.traits and hr.clone_names == hf.clone_names
+        assert np.array_equal(hr.traits.shares, hf.traits.shares)
+        assert np.array_equal(hr.covariates.trait_key, hf.covariates.trait_key)
 
 
 @pytest.mark.parametrize(("birth", "death"), [(0.7, 0.2), (1.0, 0.8), (0.5, 0.05)])
@@ -145,13 +187,17 @@ def test_gillespie_edge_cases():
     assert ref.birth_death_escapes(rng, 0, 0.7, 0.2)[0].shape == (0,)
 
 
+SCHEDULE = AwakeningSchedule([0.0, 1000.0, 2800.0], [2e-4, 5e-5, 2e-4], death=4e-4)
+
+
 def test_dormancy_clocks_match_schedule():
     """Competing exponential clocks over the piecewise schedule vs its closed-form probability
     and awakening-time law (the fast engine's)."""
-    sched = AwakeningSchedule([0.0, 1000.0, 2800.0], [2e-4, 5e-5, 2e-4], death=4e-4)
+    sched = SCHEDULE
     rng = np.random.default_rng(11)
     arrival = rng.uniform(0.0, 1000.0, 200_000)
-    awake, when = ref.dormancy_clocks(rng, sched, arrival)
+    awake, when, still = ref.dormancy_clocks(rng, sched, arrival)
+    assert not still.any()  # without ``until`` every clock rings: awakened or dead
     p = sched.probability(arrival)
     assert abs(awake.sum() - p.sum()) < Z * np.sqrt((p * (1 - p)).sum())
     assert np.isnan(when[~awake]).all() and (when[awake] > arrival[awake]).all()
@@ -160,10 +206,43 @@ def test_dormancy_clocks_match_schedule():
     assert stats.ks_2samp(when[m], exact).pvalue > ALPHA
 
 
+def test_dormancy_clocks_split_at_surgery():
+    """The reference engine stops the clocks at surgery (``until``) and restarts the cells still
+    dormant from surgery on another stream. Before surgery: the fast engine's closed forms
+    (pre_surgery_fates, awakening_before_surgery); both halves together: the whole schedule."""
+    sched, surgery = SCHEDULE, 1000.0  # constant rates before surgery: the first segment
+    wake, death = float(sched.rates[0]), sched.death
+    rng = np.random.default_rng(13)
+    arrival = rng.uniform(0.0, surgery, 200_000)
+    awake, when, still = ref.dormancy_clocks(rng, sched, arrival, until=surgery)
+    assert not (awake & still).any()
+    assert np.isnan(when[~awake]).all()
+    assert ((when[awake] > arrival[awake]) & (when[awake] <= surgery)).all()
+    p_pre, p_still = pre_surgery_fates(wake, death, surgery - arrival)
+    for got, p in ((awake, p_pre), (still, p_still)):
+        assert abs(got.sum() - p.sum()) < Z * np.sqrt((p * (1 - p)).sum())
+    m = np.flatnonzero(awake)
+    exact = awakening_before_surgery(arrival[m], surgery, wake, death, rng.random(m.size))
+    assert stats.ks_2samp(when[m], exact).pvalue > ALPHA
+    # the cells still dormant, restarted at surgery (memoryless), complete the schedule's law
+    s = np.flatnonzero(still)
+    awake2, when2, still2 = ref.dormancy_clocks(rng, sched, np.full(s.size, surgery))
+    assert not still2.any() and (when2[awake2] > surgery).all()
+    total = awake.copy()
+    total[s[awake2]] = True
+    day = when.copy()
+    day[s[awake2]] = when2[awake2]
+    p = sched.probability(arrival)
+    assert abs(total.sum() - p.sum()) < Z * np.sqrt((p * (1 - p)).sum())
+    k = np.flatnonzero(total)
+    exact = sched.sample_time(arrival[k], rng.random(k.size), rng.random(k.size))
+    assert stats.ks_2samp(day[k], exact).pvalue > ALPHA
+
+
 def test_dormancy_clocks_without_awakening():
     sched = AwakeningSchedule([0.0], [0.0], death=0.0)
-    awake, when = ref.dormancy_clocks(np.random.default_rng(0), sched, np.array([1.0, 2.0]))
-    assert not awake.any() and np.isnan(when).all()
+    awake, when, still = ref.dormancy_clocks(np.random.default_rng(0), sched, np.array([1.0, 2.0]))
+    assert not awake.any() and np.isnan(when).all() and still.all()
 
 
 def test_categorical_draws():
@@ -196,7 +275,8 @@ def test_shedding_clock_integrates_the_growth_law():
 def test_refuses_patients_beyond_the_cap(busy, monkeypatch):
     monkeypatch.setattr(ref, "MAX_UNITS", 1000)
     with pytest.raises(ValueError, match="fast engine") as err:
-        ReferenceEngine(*busy).simulate(0, SEED)
+        ReferenceEngine(*busy).simulate_rows(0, SEED, [0])
+    assert isinstance(err.value, ref.ReferenceCapacityError)
     assert isinstance(err.value, ScenarioError)  # what the CLI reports as one `error:` line
     # parallel runs send it back from a worker process
     again = pickle.loads(pickle.dumps(err.value))
@@ -204,10 +284,13 @@ def test_refuses_patients_beyond_the_cap(busy, monkeypatch):
 
 
 def test_cli_refuses_with_one_error_line(tmp_path):
-    """Large tumours on the reference engine: exit 2, one `error:` line naming the fast engine."""
+    """Large tumours on the reference engine: exit 2, one `error:` line naming the fast engine.
+    About 6 cm each and shedding 67x the calibrated rate: every patient of block 0 at seed
+    20261121 (the CLI's default) would shed over 13 x MAX_UNITS (at least 6.7e7 units)."""
     path = tmp_path / "large.toml"
     path.write_text('engine = "reference"\n[parameters]\n'
-                    '"diagnosis.size_min_mm" = 20\n"diagnosis.size_median_mm" = 60\n', encoding="utf-8")
+                    '"diagnosis.size_min_mm" = 20\n"diagnosis.size_median_mm" = 60\n"diagnosis.size_log_sd" = 0.05\n'
+                    '"dissemination.human_shedding_scale" = 1e-3\n', encoding="utf-8")
     proc = subprocess.run([sys.executable, "-c", "from seedsoil.interfaces.cli import main; main()",
                            "run", str(path), "--patients", "2", "--out", str(tmp_path / "o")],
                           capture_output=True, text=True, timeout=120)

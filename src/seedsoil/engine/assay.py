@@ -561,6 +561,7 @@ def metastases_per_disseminated_cell(patients: int = 2000, seed: int = 20261121,
     about 6e7 disseminated cells)."""
     from seedsoil.engine.fast import FastEngine
     from seedsoil.engine.history import FUNNEL_SITES, FUNNEL_STAGES
+    from seedsoil.engine.streams import BLOCK_PATIENTS, blocks_for
     from seedsoil.scenario import load_scenario
 
     patients = _check_int("patients", patients, 1)
@@ -569,10 +570,11 @@ def metastases_per_disseminated_cell(patients: int = 2000, seed: int = 20261121,
     col = FUNNEL_SITES.index("all")
     shed_row, blood_row = FUNNEL_STAGES.index("shed"), FUNNEL_STAGES.index("entered_blood")
     shed = blood = colonies = 0
-    for pid in range(patients):
-        h = eng.simulate(pid, seed)
-        shed += int(h.funnel[shed_row, col])
-        blood += int(h.funnel[blood_row, col])
+    for block in blocks_for(0, patients):
+        h = eng.simulate_block(block, seed)
+        h = h.take(np.arange(min(BLOCK_PATIENTS, patients - block * BLOCK_PATIENTS)))
+        shed += int(h.funnel[:, shed_row, col].sum())
+        blood += int(h.funnel[:, blood_row, col].sum())
         colonies += len(h.colonies)
     return DisseminationEfficiency(patients, int(seed), shed, blood, colonies)
 

@@ -14,7 +14,7 @@ from seedsoil._version import __version__
 from seedsoil.engine import get_engine
 from seedsoil.engine.streams import BLOCK_PATIENTS
 from seedsoil.engine.history import empty_funnel
-from seedsoil.interfaces.execution import (CHUNK_BLOCKS, Chunk, RunError, check_workers, default_workers, plan_chunks,
+from seedsoil.interfaces.execution import (CHUNK_BLOCKS, Chunk, RunError, check_workers, dask_client, default_workers, plan_chunks,
                                            run_chunks, simulate_chunk)
 from seedsoil.interfaces.store import RunFolder, RunIdentity, funnel_table
 from seedsoil.params import ParameterSet
@@ -108,23 +108,35 @@ def run(scenario: Scenario | str | Path | None = None, out: str | os.PathLike = 
     last. ``resume`` finishes an interrupted run of the same command (every patient exactly once,
     files identical to an uninterrupted run); ``overwrite`` replaces another run in ``out``.
     Returns a Result holding the summary columns of patients (``SUMMARY_COLUMNS``) and the funnel."""
-    from seedsoil.interfaces import plots
-    from seedsoil.interfaces.results import Result
-
     sc, p, n, s, eng, k = _prepare(scenario, params, patients, seed, engine, workers)
     chunks = plan_chunks(n, chunk_patients)
     identity = RunIdentity(seedsoil_version=__version__, scenario=sc.model_dump(mode="json"), seed=s, engine=eng,
                            patients=n, parameter_hash=p.digest(),
                            chunk_patients=int(chunk_patients or CHUNK_BLOCKS * BLOCK_PATIENTS))
-    folder = RunFolder.open(Path(out), identity, resume=resume, overwrite=overwrite)
+    client = dask_client(scheduler) if scheduler is not None else None  # reachable before the folder is touched
+    try:
+        folder = RunFolder.open(Path(out), identity, resume=resume, overwrite=overwrite)
+        return _fill(folder, chunks, sc, p, s, eng, k, client, progress)
+    finally:
+        if client is not None:
+            client.close()
+
+
+def _fill(folder: RunFolder, chunks: list[Chunk], sc: Scenario, p: ParameterSet, s: int, eng: str, k: int, client,
+          progress: Progress | None):
+    """Simulate the chunks the folder lacks, merge, draw and write the manifest."""
+    from seedsoil.interfaces import plots
+    from seedsoil.interfaces.results import Result
+
+    out, n = folder.out, folder.identity.patients
     t0 = time.perf_counter()
     if not folder.finished:
-        done = folder.done_chunks() if resume else set()
+        done = folder.done_chunks()
         todo = [c for c in chunks if c.index not in done]
         finished = sum(len(c) for c in chunks if c.index in done)
         if progress is not None:
             progress(finished, n)
-        for part in run_chunks(sc, p, eng, s, todo, k, scheduler):
+        for part in run_chunks(sc, p, eng, s, todo, k, client):
             folder.write_part(part)
             finished += len(chunks[part.index])
             if progress is not None:
@@ -132,13 +144,13 @@ def run(scenario: Scenario | str | Path | None = None, out: str | os.PathLike = 
         t1 = time.perf_counter()
         folder.merge_parts(len(chunks))
         t2 = time.perf_counter()
-        light = Result.load_tables(Path(out), sc, p, s, eng, columns=SUMMARY_COLUMNS)
+        light = Result.load_tables(out, sc, p, s, eng, columns=SUMMARY_COLUMNS)
         light.timings = {"simulate_s": t1 - t0, "merge_s": t2 - t1}
         figures = plots.render_figures(light.tables())
         folder.complete({name: (lambda path, f=fig: plots.write_figure(f, path)) for name, fig in figures.items()},
                         light.manifest)
         return light
-    return Result.load_tables(Path(out), sc, p, s, eng, columns=SUMMARY_COLUMNS)
+    return Result.load_tables(out, sc, p, s, eng, columns=SUMMARY_COLUMNS)
 
 
 __all__ = ["DEFAULT_PATIENTS", "DEFAULT_SEED", "RunError", "default_workers", "resolve", "run", "simulate",

@@ -125,6 +125,9 @@ def run(
     resume: Annotated[bool, typer.Option("--resume", help="Finish an interrupted run of the same command in OUT.")]
     = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace another run's files in OUT.")] = False,
+    chunk_patients: Annotated[str | None, typer.Option(
+        "--chunk-patients", metavar="N", help="Patients per task and part file (a multiple of 1024; default 16384). "
+                                              "Results do not depend on it.")] = None,
 ) -> None:
     """Simulate a cohort and write patients/lesions/funnel Parquet, figures and manifest.json to OUT
     (streamed chunk by chunk; an interrupted run is finished with --resume)."""
@@ -132,6 +135,7 @@ def run(
 
     n = _parse_count(patients, "--patients", maximum=MAX_PATIENTS)
     k = None if workers is None else _parse_count(workers, "--workers")
+    chunk = None if chunk_patients is None else _parse_count(chunk_patients, "--chunk-patients")
     if resume and overwrite:
         _fail("--resume and --overwrite exclude each other: resume keeps the run in OUT, overwrite replaces it")
     try:
@@ -152,7 +156,7 @@ def run(
         console.print(f"simulating {n:,} patients: about {estimate / 60:.0f} min on 2 cores")
     signal.signal(signal.SIGTERM, _on_sigterm)
     kwargs = dict(patients=n, seed=seed, engine=chosen, workers=k, scheduler=scheduler, resume=resume,
-                  overwrite=overwrite)
+                  overwrite=overwrite, chunk_patients=chunk)
     try:
         if _show_progress():
             with Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

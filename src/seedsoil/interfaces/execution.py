@@ -29,6 +29,8 @@ CHUNK_BLOCKS = 16
 """Default chunk: 16 blocks (16,384 patients) per task and per part file."""
 IN_FLIGHT_PER_WORKER = 2
 """Chunks queued per worker at most (bounds memory in the main process)."""
+SCHEDULER_TIMEOUT_S = 5
+"""Seconds to wait for a Dask scheduler before saying it cannot be reached."""
 Progress = Callable[[int, int], None]
 
 
@@ -153,7 +155,7 @@ def dask_client(address: str):
     if proto not in ("tcp", "tls", "inproc", "ws", "wss") or not host or not port.isdigit():
         raise RunError(f"scheduler address {address!r} is not host:port or tcp://host:port")
     try:
-        return Client(text, timeout=10, set_as_default=False)
+        return Client(text, timeout=SCHEDULER_TIMEOUT_S, set_as_default=False)
     except (OSError, TimeoutError) as err:
         raise RunError(f"cannot reach the Dask scheduler at {address}: {err}") from None
     except Exception as err:  # distributed raises several types for bad addresses
@@ -201,15 +203,18 @@ def _run_processes(scenario, params, engine, seed, chunks, workers) -> Iterator[
 
 
 def _run_dask(scenario, params, engine, seed, chunks, scheduler) -> Iterator[ChunkOutput]:
+    """On a Dask cluster: ``scheduler`` is an address or an open ``distributed.Client`` (left open)."""
     from distributed import as_completed
 
-    client = dask_client(scheduler)
+    own = isinstance(scheduler, str)
+    client = dask_client(scheduler) if own else scheduler
     try:
         futures = [client.submit(simulate_chunk, scenario, params, engine, seed, ch, pure=False) for ch in chunks]
         try:
-            for fut in as_completed(futures):
+            for fut in as_completed(futures, loop=client.loop):
                 yield fut.result()
         finally:
             client.cancel(futures)
     finally:
-        client.close()
+        if own:
+            client.close()
