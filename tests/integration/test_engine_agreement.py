@@ -4,8 +4,11 @@ event-driven fast engine must give the same distributions of funnel counts, colo
 
 Design
 ------
-* Same patients, same seed: covariates come first from the same stream, so they match exactly
-  patient by patient; everything downstream uses different draws and a different algorithm.
+* Same patients, same seed: patients 0 .. PATIENTS-1 of random-stream block 0 in both engines
+  (``simulate_rows``; the fast engine simulates the whole block and keeps those rows). Both draw
+  covariates and primaries from the block's covariate stream, so they match exactly patient by
+  patient; everything downstream uses different draws (per-patient streams in the reference
+  engine, block streams in the fast one) and a different algorithm.
 * Because patient i gets the same covariates in both engines, the pair (reference_i, fast_i) is
   exchangeable under agreement. Every test uses that pairing, which keeps the tests valid however
   unequal patients are (colony counts range from 0 to thousands, and axillary deposits make them
@@ -19,8 +22,8 @@ Design
   streams, same patients) gave textbook KS p-values below 0.001 in 35% of comparisons (down to
   1e-18), while these paired tests stayed calibrated (40 such runs per case: 5% of p-values
   below 0.05, under 1% below 0.01).
-* One family of tests over both cases, FAMILY_ALPHA = 0.001 split by Bonferroni.
-* Two scenarios derived from the built-in ``small`` scenario, with overrides that make rare
+* One family of tests over all cases, FAMILY_ALPHA = 0.001 split by Bonferroni.
+* Three scenarios derived from the built-in ``small`` scenario, with overrides that make rare
   events frequent enough to give the tests power (at the defaults a ``small`` patient has about
   one micrometastasis and a colony in about 1 of 400 patients):
     - "primary": 20x shedding, soil hostility lifted (colonisation.human_scale 1,
@@ -31,6 +34,15 @@ Design
     - "axillary": the same, but primary blood entry switched off (tmem.median_score 1, so the
       entry factor (1/60)^5 is about 1e-9) and 150x deposit probability with the default nodal
       growth and shedding: every colony is seeded from an axillary deposit.
+    - "large": 5 cm primaries (diagnosis.size_median_mm 50, size_log_sd 0.1, size_max_mm 120),
+      about 13 years from the first cell to surgery against 5-6 for ``small``: priming saturates
+      during the primary's life, dormant cells wait years before surgery, deposits grow to
+      capacity, and the fast engine's time grids (128 equal log-size cells per primary, 32 equal
+      time cells over the deposits' shedding) must resolve all of it. Shedding is cut to 1e-10
+      per cell-day (human_shedding_scale 1e-6 x shed_rate_per_cell_day 1e-4... see CASES) so that the reference
+      engine follows every unit (about 9,000 a patient, under 70,000 for every patient: far
+      below MAX_UNITS), 150x deposit probability, deposits shed into blood (default
+      nodal_blood_fold 1: about a third of the blood units come from them).
 * Companion tests inject known errors into the fast engine only and require that the same
   comparison rejects: the closed-form 1 - d/b survival 30% low (the reference engine runs its own
   Gillespie simulation, so this is what agreement checks), and dormancy clocks running twice as
@@ -43,9 +55,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from seedsoil.biology import cascade
 from seedsoil.engine import FastEngine, ReferenceEngine
-from seedsoil.engine.history import FUNNEL_STAGES
+from seedsoil.engine.history import FUNNEL_STAGES, CohortHistory
 from seedsoil.scenario import load_scenario, scenario_from_dict
 
 pytestmark = pytest.mark.slow
@@ -65,9 +76,17 @@ SHARED = {
     "colonisation.progress_prob": 0.5,
     "tmem.log_sd": 0.1,
 }
+LARGE = {
+    "diagnosis.size_median_mm": 50.0,
+    "diagnosis.size_log_sd": 0.1,
+    "diagnosis.size_max_mm": 120.0,  # ``small`` truncates at 8 mm
+    "dissemination.human_shedding_scale": 1e-6,
+    "dissemination.shed_rate_per_cell_day": 3e-4,
+}
 CASES = {
     "primary": {**SHARED, "nodes.deposit_prob": 2e-4, "dissemination.nodal_blood_fold": 0.0},
     "axillary": {**SHARED, "tmem.median_score": 1.0, "nodes.deposit_prob": 1e-3},
+    "large": {**SHARED, **LARGE, "nodes.deposit_prob": 1e-3},
 }
 COUNTS_ALL = ("entered_lymph", "entered_blood", "survived_circulation")  # whole-body column
 COUNTS_ORGANS = ("extravasated", "dormant", "micrometastases")  # summed over organs
@@ -84,17 +103,37 @@ def scenario(case: str, **extra):
     return scenario_from_dict(data, f"<small, {case} agreement case>")
 
 
-def run(engine_cls, case: str, **extra):
-    sc, p = scenario(case, **extra)
-    engine = engine_cls(sc, p)
-    return [engine.simulate(i, SEED) for i in range(PATIENTS)]
+def run(engine_cls, case: str, **extra) -> CohortHistory:
+    """Patients 0 .. PATIENTS-1 of block 0 (the fast engine simulates the block and keeps them)."""
+    return engine_cls(*scenario(case, **extra)).simulate_rows(0, SEED, np.arange(PATIENTS))
+
+
+class LowSurvivalFastEngine(FastEngine):
+    """The fast engine with its closed-form birth-death survival 1 - d/b made 30% low: the
+    progression tables (which include it) and the cap of primed progression (which is it)."""
+
+    def __init__(self, scenario, params):
+        super().__init__(scenario, params)
+        self.bd *= 0.7
+        for tab in self.clones:
+            tab.p0 = 0.7 * tab.p0
+
+
+class FastClocksFastEngine(FastEngine):
+    """The fast engine with dormancy clocks twice as fast (awakening and death rates doubled, so
+    wake / (wake + death), the awakening probability without therapy, is unchanged)."""
+
+    def __init__(self, scenario, params):
+        super().__init__(scenario, params)
+        for tab in self.clones:
+            tab.wake, tab.death = 2.0 * tab.wake, 2.0 * tab.death
 
 
 _CACHE: dict = {}
 
 
-def histories(case: str):
-    """(reference, fast) histories of the same patients, computed once per module."""
+def histories(case: str) -> tuple[CohortHistory, CohortHistory]:
+    """(reference, fast) histories of the same patients, computed once per module (and process)."""
     if case not in _CACHE:
         _CACHE[case] = (run(ReferenceEngine, case), run(FastEngine, case))
     return _CACHE[case]
@@ -175,13 +214,25 @@ def paired_counts(ref: np.ndarray, fast: np.ndarray) -> tuple[float, float]:
     return float(w.statistic), float(w.pvalue)
 
 
-def _funnel(hs, name: str, organs: bool) -> np.ndarray:
-    f = np.array([h.funnel[FUNNEL_STAGES.index(name)] for h in hs])
+def _funnel(h: CohortHistory, name: str, organs: bool) -> np.ndarray:
+    f = h.funnel[:, FUNNEL_STAGES.index(name)]
     return f[:, 1:-1] if organs else f[:, 0]
 
 
-def compare(ref, fast, seed: int = 0) -> dict[str, tuple[float, float]]:
+def _per_patient(h: CohortHistory, rows: np.ndarray, values: np.ndarray) -> list[np.ndarray]:
+    """``values`` of ragged entries (sorted by ``rows``) split into one array per patient."""
+    assert (np.diff(rows) >= 0).all(), "ragged tables are in canonical (row-major) order"
+    return np.split(values, np.searchsorted(rows, np.arange(1, len(h))))
+
+
+def _per_row(h: CohortHistory, rows: np.ndarray, index: np.ndarray, width: int) -> np.ndarray:
+    """Counts per patient (rows) and category (``index`` in 0..width-1): (patients, width)."""
+    return np.bincount(rows * width + index, minlength=len(h) * width).reshape(len(h), width)
+
+
+def compare(ref: CohortHistory, fast: CohortHistory, seed: int = 0) -> dict[str, tuple[float, float]]:
     """Every test of the family: name -> (statistic, p-value)."""
+    assert np.array_equal(ref.patient_id, fast.patient_id)
     rng = np.random.default_rng(seed)
     out: dict[str, tuple[float, float]] = {}
     for name in COUNTS_ALL:
@@ -189,41 +240,41 @@ def compare(ref, fast, seed: int = 0) -> dict[str, tuple[float, float]]:
     for name in COUNTS_ORGANS:
         out[f"count {name}"] = paired_counts(_funnel(ref, name, True).sum(1), _funnel(fast, name, True).sum(1))
     for origin, label in ((0, "direct"), (1, "dormant-origin")):
-        n = lambda hs: np.array([(h.colonies.origin == origin).sum() for h in hs])  # noqa: E731
+        n = lambda h: _per_row(h, h.colonies.row, h.colonies.origin == origin, 2)[:, 1]  # noqa: E731
         out[f"count {label} colonies"] = paired_counts(n(ref), n(fast))
-    out["count deposits"] = paired_counts(np.array([len(h.deposits) for h in ref]),
-                                          np.array([len(h.deposits) for h in fast]))
+    deposits = lambda h: np.bincount(h.deposits.row, minlength=len(h))  # noqa: E731
+    out["count deposits"] = paired_counts(deposits(ref), deposits(fast))
     assert len(out) == COUNT_TESTS
 
-    n_org, n_clone = ref[0].funnel.shape[1] - 2, len(ref[0].clone_names)
+    n_org, n_clone = ref.funnel.shape[2] - 2, len(ref.clone_names)
 
-    def colony_table(hs):  # organ x origin x clone
-        m = np.zeros((len(hs), n_org * 2 * n_clone), dtype=np.int64)
-        for i, h in enumerate(hs):
-            c = h.colonies
-            m[i] = np.bincount((c.organ * 2 + c.origin) * n_clone + c.clone, minlength=m.shape[1])
-        return m
+    def colony_table(h):  # organ x origin x clone
+        c = h.colonies
+        return _per_row(h, c.row, (c.organ * 2 + c.origin) * n_clone + c.clone, n_org * 2 * n_clone)
 
-    def deposit_table(hs):  # node (first sentinel, second sentinel, others) x clone
-        m = np.zeros((len(hs), 3 * n_clone), dtype=np.int64)
-        for i, h in enumerate(hs):
-            d = h.deposits
-            m[i] = np.bincount(np.minimum(d.node, 2) * n_clone + d.clone, minlength=m.shape[1])
-        return m
+    def deposit_table(h):  # node (first sentinel, second sentinel, others) x clone
+        d = h.deposits
+        return _per_row(h, d.row, np.minimum(d.node, 2) * n_clone + d.clone, 3 * n_clone)
 
-    fates = lambda hs: np.hstack([_funnel(hs, "dormant", True), _funnel(hs, "micrometastases", True)])  # noqa: E731
-    tables = {"arrest organ": lambda hs: _funnel(hs, "arrested", True), "fate by organ": fates,
+    fates = lambda h: np.hstack([_funnel(h, "dormant", True), _funnel(h, "micrometastases", True)])  # noqa: E731
+    tables = {"arrest organ": lambda h: _funnel(h, "arrested", True), "fate by organ": fates,
               "colony organ x origin x clone": colony_table, "deposit node x clone": deposit_table}
     for name, table in tables.items():
         stat, p, _ = chi2_swap(rng, table(ref), table(fast))
         out[f"chi2 {name}"] = (stat, p)
-    rel = lambda hs, origin: [h.colonies.founded[h.colonies.origin == origin] - h.primary.diagnosis_day  # noqa: E731
-                              for h in hs]
-    samples = {"direct colony founding day": lambda hs: rel(hs, 0),
-               "dormant-origin colony founding day": lambda hs: rel(hs, 1),
-               "deposit founding day": lambda hs: [h.deposits.founded - h.primary.diagnosis_day for h in hs]}
+
+    def rel(h, origin):  # founding days relative to surgery, per patient
+        c = h.colonies
+        m = c.origin == origin
+        return _per_patient(h, c.row[m], c.founded[m] - h.primary.diagnosis_day[c.row[m]])
+
+    samples = {"direct colony founding day": lambda h: rel(h, 0),
+               "dormant-origin colony founding day": lambda h: rel(h, 1),
+               "deposit founding day": lambda h: _per_patient(h, h.deposits.row,
+                                                              h.deposits.founded - h.primary.diagnosis_day[h.deposits.row])}
     for name, sample in samples.items():
         a, b = sample(ref), sample(fast)
+        assert len(a) == len(b) == len(ref)
         assert min(sum(map(len, a)), sum(map(len, b))) >= MIN_SAMPLE, f"too few for {name}: no power"
         stat, p, _ = ks_swap(rng, a, b)
         out[f"ks {name}"] = (stat, p)
@@ -242,9 +293,18 @@ def report(title: str, results: dict[str, tuple[float, float]]) -> str:
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_covariates_match_patient_by_patient(case):
     ref, fast = histories(case)
-    for r, f in zip(ref, fast):
-        assert r.covariates == f.covariates and r.primary == f.primary
-        assert r.traits == f.traits and r.plan == f.plan and r.clone_names == f.clone_names
+    assert len(ref) == len(fast) == PATIENTS
+    assert np.array_equal(ref.patient_id, np.arange(PATIENTS)) and np.array_equal(ref.patient_id, fast.patient_id)
+    for name in ref.covariates.__dataclass_fields__:
+        assert np.array_equal(getattr(ref.covariates, name), getattr(fast.covariates, name)), name
+    pr, pf = ref.primary, fast.primary
+    assert np.array_equal(pr.law.rate, pf.law.rate) and (pr.law.capacity, pr.law.n0) == (pf.law.capacity, pf.law.n0)
+    assert np.array_equal(pr.diagnosis_day, pf.diagnosis_day) and np.array_equal(pr.diagnosis_cells, pf.diagnosis_cells)
+    assert ref.traits.traits == fast.traits.traits and ref.clone_names == fast.clone_names
+    assert np.array_equal(ref.traits.shares, fast.traits.shares)
+    assert np.array_equal(ref.plan.endocrine_years, fast.plan.endocrine_years)
+    assert (ref.plan.endocrine_awakening_fold, ref.plan.metastatic_growth_fold) == \
+        (fast.plan.endocrine_awakening_fold, fast.plan.metastatic_growth_fold)
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -256,13 +316,14 @@ def test_engines_agree(case):
     assert all(p >= ALPHA for _, p in results.values()), text
 
 
-def test_comparison_rejects_wrong_birth_death_survival(monkeypatch):
+def test_comparison_rejects_wrong_birth_death_survival():
     """The fast engine's closed form 1 - d/b made 30% low: the reference engine's Gillespie
     colonies outnumber it, and the paired colony counts must reject."""
-    ref = histories("primary")[0]  # before patching: the cache must hold the true fast engine
-    true = cascade.birth_death_survival
-    monkeypatch.setattr(cascade, "birth_death_survival", lambda p: 0.7 * true(p))
-    biased = run(FastEngine, "primary")
+    ref, fast = histories("primary")
+    biased = run(LowSurvivalFastEngine, "primary")
+    # the same patients: the injection changes nothing drawn before the seeding stream
+    assert np.array_equal(biased.covariates.vdt_days, fast.covariates.vdt_days)
+    assert np.array_equal(biased.primary.diagnosis_day, fast.primary.diagnosis_day)
     results = compare(ref, biased)
     text = report("reference vs fast with 0.7 x (1 - d/b)", results)
     print(text)
@@ -273,9 +334,8 @@ def test_comparison_rejects_wrong_birth_death_survival(monkeypatch):
 def test_comparison_rejects_wrong_dormancy_timing():
     """Dormancy clocks twice as fast in the fast engine (awakening and death rates doubled, so
     about the same awakening probability): the awakening times must differ."""
-    _, p = scenario("primary")
-    fast = {k: 2 * p[k] for k in ("dormancy.awakening_rate_per_year", "dormancy.death_rate_per_year")}
-    results = compare(histories("primary")[0], run(FastEngine, "primary", **fast))
+    ref, _ = histories("primary")
+    results = compare(ref, run(FastClocksFastEngine, "primary"))
     text = report("reference vs fast with dormancy clocks x 2", results)
     print(text)
     assert results["ks dormant-origin colony founding day"][1] < ALPHA, text

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import numpy as np
 import pandas as pd
 
 from seedsoil.analysis.survival import group_order
@@ -39,17 +40,24 @@ def _sort_organs(organs: set[str]) -> list[str]:
     return known + sorted(organs - set(known))
 
 
-def _site_sets(patients: pd.DataFrame, sites_col: str) -> pd.Series:
-    """Each patient's set of organs, parsed from the ';'-joined column."""
+def _site_matrix(patients: pd.DataFrame, sites_col: str) -> pd.DataFrame:
+    """Per patient, True for each organ in her ';'-joined sites (columns: organs in registry order).
+
+    Each distinct text is parsed once (a cohort has a few hundred), so this is fast for millions."""
     if sites_col not in patients.columns:
         raise KeyError(f"missing column {sites_col!r}; available: {list(patients.columns)}")
-    return patients[sites_col].fillna("").astype(str).map(
-        lambda s: frozenset(x for x in s.split(SITE_SEPARATOR) if x))
+    codes, texts = pd.factorize(patients[sites_col].astype(object).fillna(""), sort=False)
+    sets = [frozenset(x for x in str(t).split(SITE_SEPARATOR) if x) for t in texts]
+    organs = _sort_organs(set().union(*sets)) if sets else []
+    table = np.array([[o in st for o in organs] for st in sets], dtype=bool).reshape(len(sets), len(organs))
+    return pd.DataFrame(table[codes] if len(codes) else np.zeros((0, len(organs)), bool), columns=organs,
+                        index=patients.index)
 
 
-def _shares(site_sets: pd.Series, organs: list[str]) -> list[dict]:
-    n = int(len(site_sets))
-    return [{"organ": o, "n_relapsed": n, "share": float(sum(o in s for s in site_sets)) / n} for o in organs]
+def _shares(matrix: pd.DataFrame) -> list[dict]:
+    n = int(len(matrix))
+    means = matrix.to_numpy().mean(axis=0) if n else np.zeros(matrix.shape[1])
+    return [{"organ": o, "n_relapsed": n, "share": float(m)} for o, m in zip(matrix.columns, means)]
 
 
 def site_shares_by_subtype(patients: pd.DataFrame, *, sites_col: str = "metastasis_sites",
@@ -63,14 +71,14 @@ def site_shares_by_subtype(patients: pd.DataFrame, *, sites_col: str = "metastas
     """
     if "subtype" not in patients.columns:
         raise KeyError(f"missing column 'subtype'; available: {list(patients.columns)}")
-    sets = _site_sets(patients, sites_col)
-    relapsed = sets.map(bool)
-    organs = _sort_organs(set().union(*sets[relapsed])) if relapsed.any() else []
+    matrix = _site_matrix(patients, sites_col)
+    relapsed = matrix.any(axis=1)
+    matrix = matrix.loc[:, matrix[relapsed].any(axis=0)]
     rows: list[dict] = []
     for st in group_order(patients.loc[relapsed, "subtype"]):
-        rows += [{"subtype": st, **r} for r in _shares(sets[relapsed & (patients["subtype"] == st)], organs)]
+        rows += [{"subtype": st, **r} for r in _shares(matrix[relapsed & (patients["subtype"] == st)])]
     if include_overall and relapsed.any():
-        rows += [{"subtype": OVERALL, **r} for r in _shares(sets[relapsed], organs)]
+        rows += [{"subtype": OVERALL, **r} for r in _shares(matrix[relapsed])]
     return pd.DataFrame(rows, columns=["subtype", "organ", "n_relapsed", "share"]).astype(
         {"subtype": object, "organ": object, "n_relapsed": "int64", "share": "float64"})
 

@@ -120,7 +120,8 @@ def logrank_by_group(df: pd.DataFrame, duration_col: str, event_col: str, group_
 def distant_relapse_mask(patients: pd.DataFrame) -> pd.Series:
     """Patients with a detected distant metastasis (non-empty ``metastasis_sites``)."""
     _check_columns(patients, "metastasis_sites")
-    return patients["metastasis_sites"].fillna("").astype(str) != ""
+    sites = patients["metastasis_sites"].astype(object)
+    return sites.notna() & (sites != "")
 
 
 def median_os_after_distant_relapse(patients: pd.DataFrame) -> pd.DataFrame:

@@ -15,19 +15,20 @@ from seedsoil.biology import cascade
 from seedsoil.biology.cascade import DAYS_PER_YEAR
 from seedsoil.biology.growth import Gompertz, cells_to_diameter, diameter_to_cells
 from seedsoil.biology.organs import OrganTable
-from seedsoil.clinic.records import ClinicalBlock, LesionRecords, PatientRecords
-from seedsoil.clinic.staging import M_CATEGORIES, N_CATEGORIES, STAGE_TABLE, T_CATEGORIES, n_codes, t_codes
+from seedsoil.clinic.records import ClinicalBlock, Labels, LesionRecords, PatientRecords
+from seedsoil.clinic.staging import (M_CATEGORIES, N_CATEGORIES, STAGE_GROUPS, STAGE_TABLE, T_CATEGORIES, n_codes,
+                                     t_codes)
 from seedsoil.engine.history import ORGAN_COLUMNS, ORIGINS, CohortHistory, stage
 from seedsoil.engine.sampling import poisson_from_uniform
 from seedsoil.engine.streams import BLOCK_PATIENTS
 from seedsoil.params import ParameterSet
-from seedsoil.scenario import SUBTYPES
+from seedsoil.scenario import HISTOLOGIES, SUBTYPES
 
 FAILURE_SEARCH_YEARS = 40.0
 """Organ failure is searched for over this many years from diagnosis (the longest follow-up a
 scenario allows), whatever the follow-up, so that a shorter follow-up only censors earlier."""
-FAILURE_BISECTIONS = 42
-"""Bisection steps of the organ-failure search (40 years / 2^42 ~ 3e-9 days)."""
+FAILURE_BISECTIONS = 32
+"""Bisection steps of the organ-failure search (40 years / 2^32 ~ 3e-6 days)."""
 
 
 def _segment_min(values: np.ndarray, groups: np.ndarray, n: int) -> np.ndarray:
@@ -37,7 +38,7 @@ def _segment_min(values: np.ndarray, groups: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def _site_strings(rows: np.ndarray, organs: np.ndarray, n: int, names: tuple[str, ...]) -> np.ndarray:
+def _site_strings(rows: np.ndarray, organs: np.ndarray, n: int, names: tuple[str, ...]) -> Labels:
     """Per patient, the ';'-joined alphabetical names of the organs listed for her ('' if none)."""
     order = sorted(range(len(names)), key=lambda i: names[i])
     bit = np.zeros(len(names), dtype=np.int64)
@@ -45,8 +46,7 @@ def _site_strings(rows: np.ndarray, organs: np.ndarray, n: int, names: tuple[str
     mask = np.zeros(n, dtype=np.int64)
     np.bitwise_or.at(mask, rows, bit[organs])
     uniq, inv = np.unique(mask, return_inverse=True)
-    text = np.array([";".join(names[i] for i in order if m & bit[i]) for m in uniq], dtype=object)
-    return text[inv]
+    return Labels(inv.astype(np.int64), tuple(";".join(names[i] for i in order if m & bit[i]) for m in uniq))
 
 
 class Clinic:
@@ -77,31 +77,40 @@ class Clinic:
 
     def _organ_failure(self, h: CohortHistory, t_dx: np.ndarray, t_m: np.ndarray):
         """Per patient, the first day (absolute) on which some organ's total burden reaches what
-        it tolerates (searched over :data:`FAILURE_SEARCH_YEARS`), and that organ (inf, -1 when none): bisection per
-        (patient, organ), burdens being non-decreasing in time."""
+        it tolerates (searched over :data:`FAILURE_SEARCH_YEARS`), and that organ (inf, -1 when
+        none): bisection per (patient, organ), burdens being non-decreasing in time."""
         c, n, n_org = h.colonies, len(h), len(self.organs.names)
-        fail = np.full((n, n_org), np.inf)
+        fail = np.full(n * n_org, np.inf)
         if len(c):
             seg = c.row * n_org + c.organ
             tol = np.tile(self.organs.tolerated_burden_cells, n)
             tm = t_m[c.row]
             end = t_dx + FAILURE_SEARCH_YEARS * DAYS_PER_YEAR
-            all_idx = np.arange(len(c))
-            over = np.bincount(seg, self._colony_cells(h, end[c.row], tm, all_idx), n * n_org) >= tol
-            at_dx = np.bincount(seg, self._colony_cells(h, t_dx[c.row], tm, all_idx), n * n_org) >= tol
-            fail.ravel()[at_dx] = t_dx.repeat(n_org)[at_dx]
-            todo = over & ~at_dx
-            if todo.any():
-                idx = np.flatnonzero(todo[seg])
-                s = seg[idx]
-                lo, hi = t_dx.repeat(n_org).copy(), end.repeat(n_org).copy()
+            everyone = np.arange(len(c))
+            over = np.bincount(seg, self._colony_cells(h, end[c.row], tm, everyone), n * n_org) >= tol
+            at_dx = np.bincount(seg, self._colony_cells(h, t_dx[c.row], tm, everyone), n * n_org) >= tol
+            fail[at_dx] = t_dx.repeat(n_org)[at_dx]
+            todo = np.flatnonzero(over & ~at_dx)
+            if todo.size:
+                dense = np.full(n * n_org, -1)
+                dense[todo] = np.arange(todo.size)
+                idx = np.flatnonzero(dense[seg] >= 0)
+                s_idx = dense[seg[idx]]
+                fold = h.plan.metastatic_growth_fold
+                law = Gompertz(rate=c.rate[idx], capacity=self.capacity)
+                tm_i = tm[idx]
+                start = self._clock(c.founded[idx], tm_i, fold)
+                lo, hi = t_dx[todo // n_org].copy(), end[todo // n_org].copy()
+                tol_s = tol[todo]
                 for _ in range(FAILURE_BISECTIONS):
                     mid = 0.5 * (lo + hi)
-                    b = np.bincount(s, self._colony_cells(h, mid[s], tm[idx], idx), n * n_org)
-                    up = b >= tol
-                    hi = np.where(todo & up, mid, hi)
-                    lo = np.where(todo & ~up, mid, lo)
-                fail.ravel()[todo] = hi[todo]
+                    elapsed = self._clock(mid[s_idx], tm_i, fold) - start
+                    cells = np.where(elapsed >= 0, law.size(elapsed), 0.0)
+                    up = np.bincount(s_idx, cells, todo.size) >= tol_s
+                    hi = np.where(up, mid, hi)
+                    lo = np.where(up, lo, mid)
+                fail[todo] = hi
+        fail = fail.reshape(n, n_org)
         organ = fail.argmin(axis=1)
         when = fail[np.arange(n), organ]
         return when, np.where(np.isfinite(when), organ, -1)
@@ -203,23 +212,24 @@ class Clinic:
         sizes = self._colony_cells(h, detect[idx], tm[idx], idx)
         names = self.organs.names
         lesions = LesionRecords(
-            patient_id=h.patient_id[rows], organ=np.array(names, dtype=object)[c.organ[idx]],
+            patient_id=h.patient_id[rows], organ=Labels(c.organ[idx], names),
             detection_day=detect[idx] - t_dx[rows], size_mm=cells_to_diameter(sizes, self.per_mm3),
-            clone=np.array(h.clone_names, dtype=object)[c.clone[idx]], founded_day=c.founded[idx] - t_dx[rows],
-            origin=np.array(ORIGINS, dtype=object)[c.origin[idx]])
+            clone=Labels(c.clone[idx], h.clone_names), founded_day=c.founded[idx] - t_dx[rows],
+            origin=Labels(c.origin[idx], ORIGINS))
         window = p["followup.first_sites_window_days"]
         in_first = detect[idx] <= first_distant[rows] + window
         organs_seen = c.organ[idx]
-        cause = np.where(organ_death <= other,
-                         np.array([f"organ_failure:{o}" for o in names] + [""], dtype=object)[organ_idx], "other_causes")
-        cause = np.where(os_event, cause, "").astype(object)
+        n_org = len(names)
+        cause = Labels(np.where(os_event, np.where(organ_death <= other, organ_idx, n_org), n_org + 1),
+                       tuple(f"organ_failure:{o}" for o in names) + ("other_causes", ""))
+        m_code = m1.astype(np.int64)
         patients = PatientRecords(
-            patient_id=h.patient_id.astype(np.int64), subtype=np.array(SUBTYPES, dtype=object)[cov.subtype],
-            histology=np.where(cov.lobular, "ilc", "idc").astype(object), er=cov.er, pr=cov.pr, her2=cov.her2,
+            patient_id=h.patient_id.astype(np.int64), subtype=Labels(cov.subtype, SUBTYPES),
+            histology=Labels(cov.lobular.astype(np.int64), HISTOLOGIES), er=cov.er, pr=cov.pr, her2=cov.her2,
             age_at_diagnosis=cov.age, tumor_size_mm=cov.diameter_mm, grade=cov.grade, tmem_score=cov.tmem_score,
             positive_nodes=positive.astype(np.int64), nodes_examined=examined.astype(np.int64),
-            pT=np.array(T_CATEGORIES, dtype=object)[pt], pN=np.array(N_CATEGORIES, dtype=object)[pn],
-            M=np.array(M_CATEGORIES, dtype=object)[m1.astype(int)], stage=STAGE_TABLE[pt, pn, m1.astype(int)],
+            pT=Labels(pt, T_CATEGORIES), pN=Labels(pn, N_CATEGORIES), M=Labels(m_code, M_CATEGORIES),
+            stage=Labels(STAGE_TABLE[pt, pn, m_code], STAGE_GROUPS),
             dfs_days=dfs_days, dmfs_days=dmfs_days, os_days=os_days,
             dfs_event=dfs_event, dmfs_event=dmfs_event, os_event=os_event, death_cause=cause,
             first_metastasis_sites=_site_strings(rows[in_first], organs_seen[in_first], n, names),

@@ -8,6 +8,37 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 
+@dataclass(frozen=True)
+class Labels:
+    """A text column as codes into a tuple of names (every text column of the clinic is one of
+    a few values: subtypes, stages, organs...), cheap to build, take and convert."""
+
+    codes: np.ndarray
+    names: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def take(self, idx) -> Labels:
+        return Labels(self.codes[idx], self.names)
+
+    def to_numpy(self) -> np.ndarray:
+        """As an object array of str."""
+        return np.array(self.names, dtype=object)[self.codes] if len(self.names) else np.array([], dtype=object)
+
+    @staticmethod
+    def concat(parts: list[Labels]) -> Labels:
+        names = tuple(dict.fromkeys(n for p in parts for n in p.names))
+        index = {n: i for i, n in enumerate(names)}
+        codes = [np.array([index[n] for n in p.names], dtype=np.int64)[p.codes] if len(p.codes) else
+                 np.empty(0, dtype=np.int64) for p in parts]
+        return Labels(np.concatenate(codes) if codes else np.empty(0, dtype=np.int64), names)
+
+
+def _concat(values: list):
+    return Labels.concat(values) if isinstance(values[0], Labels) else np.concatenate(values)
+
+
 @dataclass
 class _Columns:
     def __len__(self) -> int:
@@ -23,7 +54,7 @@ class _Columns:
 
     @classmethod
     def concat(cls, parts: list):
-        return cls(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls)))
+        return cls(*(_concat([getattr(p, f.name) for p in parts]) for f in fields(cls)))
 
     def take(self, idx):
         return type(self)(*(getattr(self, f.name)[idx] for f in fields(self)))
@@ -31,7 +62,7 @@ class _Columns:
 
 @dataclass
 class PatientRecords(_Columns):
-    """One entry per patient (strings as object arrays; days from diagnosis; NaN = none)."""
+    """One entry per patient (text as :class:`Labels`; days from diagnosis; NaN = none)."""
 
     patient_id: np.ndarray
     subtype: np.ndarray
@@ -65,7 +96,7 @@ class PatientRecords(_Columns):
 
 @dataclass
 class LesionRecords(_Columns):
-    """One entry per detected distant metastasis (days from diagnosis)."""
+    """One entry per detected distant metastasis (text as :class:`Labels`; days from diagnosis)."""
 
     patient_id: np.ndarray
     organ: np.ndarray

@@ -75,6 +75,7 @@ def stage_group(pt: str, pn: str, m: str) -> str:
     raise ValueError(f"unknown T category {pt!r}")
 
 
-STAGE_TABLE = np.array([[[stage_group(t, n, m) for m in M_CATEGORIES] for n in N_CATEGORIES] for t in T_CATEGORIES],
-                       dtype=object)
-"""Stage group by (pT code, pN code, M code), built from :func:`stage_group`."""
+STAGE_GROUPS = ("IA", "IB", "IIA", "IIB", "IIIA", "IIIB", "IIIC", "IV")
+STAGE_TABLE = np.array([[[STAGE_GROUPS.index(stage_group(t, n, m)) for m in M_CATEGORIES] for n in N_CATEGORIES]
+                        for t in T_CATEGORIES])
+"""Stage group (index into :data:`STAGE_GROUPS`) by (pT code, pN code, M code), from :func:`stage_group`."""

@@ -194,7 +194,7 @@ class FastEngine(Engine):
             return Colonies()
         base = grid.mass if wake_g is None else grid.mass * wake_g
         gamma, p = gain[r, o], p0[r, u, o]
-        capped = p * (1.0 + gamma * priming[r].max(axis=1)) > self.bd
+        capped = p * (1.0 + gamma * priming.max(axis=1)[r]) > self.bd
         u_cell, u_time = rng.random(len(r)), rng.random(len(r))
         t = grid.sample_times_linear(r, np.cumsum(base, axis=1), np.cumsum(base * priming, axis=1), gamma, u_cell,
                                      u_time)

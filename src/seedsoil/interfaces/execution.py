@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from seedsoil.biology.organs import OrganTable
 from seedsoil.clinic import Clinic
-from seedsoil.clinic.records import _Columns
+from seedsoil.clinic.records import Labels, _Columns
 from seedsoil.engine import get_engine
 from seedsoil.engine.history import empty_funnel
 from seedsoil.engine.streams import BLOCK_PATIENTS, Phase, block_rng, blocks_for
@@ -73,7 +73,15 @@ def to_arrow_table(records: _Columns, table: str) -> pa.Table:
     """Typed records as an Arrow table with the schema of ``table`` (NaN -> null)."""
     schema = arrow_schema(table)
     cols = records.columns()
-    arrays = [pa.array(cols[f.name], type=f.type, from_pandas=True) for f in schema]
+    arrays = []
+    for f in schema:
+        col = cols[f.name]
+        if isinstance(col, Labels):
+            col = pa.DictionaryArray.from_arrays(pa.array(col.codes, pa.int32()),
+                                                 pa.array(col.names, pa.string())).cast(f.type)
+        else:
+            col = pa.array(col, type=f.type, from_pandas=True)
+        arrays.append(col)
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
