@@ -18,6 +18,7 @@ from lifelines import KaplanMeierFitter
 import seedsoil
 from seedsoil.analysis import median_by_group, median_os_after_distant_relapse
 from seedsoil.biology.organs import ORGANS, OrganTable
+from seedsoil.engine.streams import BLOCK_PATIENTS
 from seedsoil.scenario import load_scenario, scenario_from_dict
 
 PATIENTS = 1500
@@ -61,6 +62,7 @@ def _sites(text: str) -> set[str]:
 
 def test_cohort_is_not_degenerate(patients, lesions):
     """Otherwise the checks below would pass vacuously."""
+    assert PATIENTS > BLOCK_PATIENTS  # more than one random-stream block, the last one partly kept
     assert len(patients) == PATIENTS
     assert list(patients["patient_id"]) == list(range(PATIENTS))
     assert patients["os_event"].sum() > 50

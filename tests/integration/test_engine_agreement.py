@@ -18,10 +18,11 @@ Design
       statistic of the pooled samples, with its p-value from swapping the engine labels of whole
       patients at random (a permutation test; Besag & Clifford 1991 sequential stopping).
   The textbook p-values of chi2_contingency and ks_2samp on pooled samples treat every colony as
-  independent, which the axillary case is far from: the fast engine against itself (two random
-  streams, same patients) gave textbook KS p-values below 0.001 in 35% of comparisons (down to
-  1e-18), while these paired tests stayed calibrated (40 such runs per case: 5% of p-values
-  below 0.05, under 1% below 0.01).
+  independent, which the axillary case is far from: the fast engine against itself (independent
+  seeding and adjuvant streams, same patients and covariates, 40 independent pairs per case) gave
+  textbook KS p-values below 0.001 in 54% of axillary comparisons (down to 0 in floating point),
+  while these paired tests stayed calibrated: 5.3%, 2.2% and 5.0% of the 640 p-values per case
+  below 0.05 and 0.9%, 0.3% and 0.9% below 0.01 (primary, axillary, large).
 * One family of tests over all cases, FAMILY_ALPHA = 0.001 split by Bonferroni.
 * Three scenarios derived from the built-in ``small`` scenario, with overrides that make rare
   events frequent enough to give the tests power (at the defaults a ``small`` patient has about
@@ -30,23 +31,28 @@ Design
       colonisation.progress_prob 0.5), TMEM spread narrowed (tmem.log_sd 0.1: the TMEM^5 dose
       law otherwise makes a few patients dominate), 30x deposit probability, and no shedding from
       axillary deposits (nodal_blood_fold 0, that route is the second case). Colonies are then
-      Poisson given covariates, about 3 per patient.
+      Poisson given covariates, about 4 per patient.
     - "axillary": the same, but primary blood entry switched off (tmem.median_score 1, so the
       entry factor (1/60)^5 is about 1e-9) and 150x deposit probability with the default nodal
       growth and shedding: every colony is seeded from an axillary deposit.
     - "large": 5 cm primaries (diagnosis.size_median_mm 50, size_log_sd 0.1, size_max_mm 120),
-      about 13 years from the first cell to surgery against 5-6 for ``small``: priming saturates
-      during the primary's life, dormant cells wait years before surgery, deposits grow to
-      capacity, and the fast engine's time grids (128 equal log-size cells per primary, 32 equal
-      time cells over the deposits' shedding) must resolve all of it. Shedding is cut to 1e-10
-      per cell-day (human_shedding_scale 1e-6 x shed_rate_per_cell_day 1e-4... see CASES) so that the reference
-      engine follows every unit (about 9,000 a patient, under 70,000 for every patient: far
-      below MAX_UNITS), 150x deposit probability, deposits shed into blood (default
-      nodal_blood_fold 1: about a third of the blood units come from them).
+      a median 13 years from the first cell to surgery against 5.6 for ``small``: priming
+      saturates during the primary's life, dormant cells wait years before surgery, deposits
+      grow for years, and the fast engine's time grids (128 equal log-size cells per primary, 32
+      equal-time cells over the deposits' shedding life) must resolve it. Shedding is cut to
+      human_shedding_scale 1e-6 x shed_rate_per_cell_day 3e-4 (1/3200 of the primary case per
+      cell-day) so that the reference engine follows every unit (about 9,000 a patient, under
+      70,000 for every one of these patients: far below MAX_UNITS), with 150x deposit
+      probability and deposits shedding into blood (nodal_blood_fold 1: about a third of the
+      blood units come from them). Here the grid matters: a primary grid of 8 cells instead of
+      128 brings the dormant-origin founding-day test to p = 2e-5 (no p below 0.06 in the
+      primary case),
+      and 4 cells is rejected by all three founding-day tests (the coarse-grid companion).
 * Companion tests inject known errors into the fast engine only and require that the same
   comparison rejects: the closed-form 1 - d/b survival 30% low (the reference engine runs its own
-  Gillespie simulation, so this is what agreement checks), and dormancy clocks running twice as
-  fast with the same awakening probability (only the timing changes).
+  Gillespie simulation, so this is what agreement checks), dormancy clocks running twice as
+  fast with the same awakening probability (only the timing changes), and, in the large case,
+  a primary time grid of COARSE_CELLS cells.
 """
 
 from __future__ import annotations
@@ -56,6 +62,8 @@ import pytest
 from scipy import stats
 
 from seedsoil.engine import FastEngine, ReferenceEngine
+from seedsoil.engine import fast as fast_module
+from seedsoil.engine.grid import GRID_CELLS, SheddingGrid
 from seedsoil.engine.history import FUNNEL_STAGES, CohortHistory
 from seedsoil.scenario import load_scenario, scenario_from_dict
 
@@ -69,6 +77,7 @@ PERM_HITS = 20  # stop once this many permutations reach the observed statistic
 PERM_CELLS = 4_000_000  # permutations x items evaluated at once (memory)
 MIN_CATEGORY = 10  # categories with fewer pooled observations are merged into one
 MIN_SAMPLE = 50  # each compared distribution needs at least this many items per engine (power)
+COARSE_CELLS = 4  # the coarse-grid companion's primary grid (the fast engine uses GRID_CELLS)
 
 SHARED = {
     "dissemination.human_shedding_scale": 3e-4,
@@ -127,6 +136,14 @@ class FastClocksFastEngine(FastEngine):
         super().__init__(scenario, params)
         for tab in self.clones:
             tab.wake, tab.death = 2.0 * tab.wake, 2.0 * tab.death
+
+
+class CoarseGrid(SheddingGrid):
+    """Shedding grids with primaries cut into COARSE_CELLS cells (deposit grids unchanged)."""
+
+    @classmethod
+    def for_primaries(cls, primary, cells: int = COARSE_CELLS) -> SheddingGrid:
+        return super().for_primaries(primary, cells)
 
 
 _CACHE: dict = {}
@@ -339,3 +356,19 @@ def test_comparison_rejects_wrong_dormancy_timing():
     text = report("reference vs fast with dormancy clocks x 2", results)
     print(text)
     assert results["ks dormant-origin colony founding day"][1] < ALPHA, text
+
+
+def test_large_case_rejects_a_coarse_time_grid(monkeypatch):
+    """The fast engine's primary grid cut from GRID_CELLS to COARSE_CELLS cells of equal log-size
+    (each spanning a 400-fold growth of a 5 cm primary, so exponential interpolation inside a cell
+    misplaces times): the large case's founding days must differ."""
+    assert COARSE_CELLS < GRID_CELLS
+    ref, fast = histories("large")  # before patching: the cache must hold the true fast engine
+    monkeypatch.setattr(fast_module, "SheddingGrid", CoarseGrid)
+    coarse = run(FastEngine, "large")
+    assert np.array_equal(coarse.primary.diagnosis_day, fast.primary.diagnosis_day)
+    results = compare(ref, coarse)
+    text = report(f"reference vs fast with {COARSE_CELLS} grid cells per primary, large case", results)
+    print(text)
+    for name in ("direct colony", "dormant-origin colony", "deposit"):
+        assert results[f"ks {name} founding day"][1] < ALPHA, text

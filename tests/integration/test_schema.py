@@ -83,10 +83,14 @@ def test_doc_parsing_found_every_table():
 
 # ----- the saved files --------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("schema-run")
-    seedsoil.simulate("default", patients=PATIENTS, seed=SEED).save(out)
+@pytest.fixture(scope="module", params=["save", "run"])
+def run_dir(request, tmp_path_factory) -> Path:
+    """The folder of simulate(...).save(...) and that of the streamed seedsoil.run (part files merged)."""
+    out = tmp_path_factory.mktemp(f"schema-{request.param}")
+    if request.param == "save":
+        seedsoil.simulate("default", patients=PATIENTS, seed=SEED, workers=1).save(out)
+    else:
+        seedsoil.run("default", out, patients=PATIENTS, seed=SEED, workers=1)
     return out
 
 
@@ -123,7 +127,7 @@ def test_in_memory_tables_follow_the_doc_column_order(run_dir):
     from seedsoil.interfaces.results import Result
 
     r = Result.load(run_dir)
-    fresh = seedsoil.simulate("default", patients=20, seed=SEED)
+    fresh = seedsoil.simulate("default", patients=20, seed=SEED, workers=1)
     for name in DOC:
         assert list(getattr(fresh, name).columns) == [c for c, _ in DOC[name]], name
         assert list(getattr(r, name).columns) == [c for c, _ in DOC[name]], name
@@ -157,7 +161,7 @@ def cohort_tables(request, tables) -> dict[str, pd.DataFrame]:
     """The saved default run's tables, and a run of the two-clone 'small' scenario (fast engine)."""
     if request.param == "default":
         return tables
-    return seedsoil.simulate("small", patients=150, seed=SEED, engine="fast").tables()
+    return seedsoil.simulate("small", patients=150, seed=SEED, engine="fast", workers=1).tables()
 
 
 @pytest.fixture(scope="module")

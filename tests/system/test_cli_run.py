@@ -2,7 +2,9 @@
 
 Checks the README's promises: exit status 0, every file of the README's table written, a
 manifest naming version, seed and parameter hash, a printed summary; a bad scenario exits 2 with
-one `error:` line and leaves an earlier result folder alone; `params`, `scenarios`, `--version`.
+one `error:` line and leaves an earlier result folder alone; an output that cannot be written
+exits 1; `params`, `scenarios`, `--version`. (--out holding another run, --resume and
+--overwrite: tests/unit/test_cli_params.py in process, tests/system/test_run_folder.py end to end.)
 """
 
 from __future__ import annotations
@@ -164,26 +166,33 @@ def test_bad_scenario_leaves_an_existing_result_untouched(default_run, tmp_path,
     assert snapshot(out) == before
 
 
-def test_output_path_that_is_a_file_is_one_error_line(tmp_path):
-    """--out names a regular file: one `error:` line naming it, no traceback, the file left as it was."""
-    target = tmp_path / "taken"
+@pytest.fixture(scope="module")
+def out_is_a_file(tmp_path_factory):
+    """`seedsoil run --out FILE` where FILE is a regular file: (process, folder holding FILE)."""
+    folder = tmp_path_factory.mktemp("file-out")
+    target = folder / "taken"
     target.write_text("keep me\n", encoding="utf-8")
-    proc = cli("run", "--patients", "5", "--out", str(target))
+    return cli("run", "--patients", "5", "--out", str(target)), folder
+
+
+def test_output_path_that_is_a_file_is_one_error_line(out_is_a_file):
+    """--out names a regular file: one `error:` line naming it, no traceback, the file left as it was."""
+    proc, folder = out_is_a_file
+    target = folder / "taken"
     line = assert_one_error_line(proc, code=proc.returncode)
     assert proc.returncode in (1, 2)
     assert str(target) in line and "not a folder" in line
     assert target.read_text(encoding="utf-8") == "keep me\n"
-    assert [p.name for p in tmp_path.iterdir()] == ["taken"]
+    assert [p.name for p in folder.iterdir()] == ["taken"]
 
 
 @pytest.mark.xfail(strict=True, reason="src bug: store.RunFolder.open raises RunFolderError (a ValueError, exit 2) "
                                        "for an --out that is a regular file; its docstring and the CLI's say OSError, "
                                        "exit 1 (could not write output)")
-def test_output_path_that_is_a_file_exits_1(tmp_path):
+def test_output_path_that_is_a_file_exits_1(out_is_a_file):
     """Could not write the output: exit status 1 (cli.py: 2 is bad input, 1 could not write)."""
-    target = tmp_path / "taken"
-    target.write_text("keep me\n", encoding="utf-8")
-    assert_one_error_line(cli("run", "--patients", "5", "--out", str(target)), code=1)
+    proc, _ = out_is_a_file
+    assert proc.returncode == 1, proc.stderr
 
 
 def test_output_path_inside_a_file_exits_1(tmp_path):
@@ -194,26 +203,6 @@ def test_output_path_inside_a_file_exits_1(tmp_path):
     assert "cannot write results" in line and str(target / "sub") in line
     assert target.read_text(encoding="utf-8") == "keep me\n"
     assert [p.name for p in tmp_path.iterdir()] == ["taken"]
-
-
-def test_out_holding_another_run_needs_overwrite(default_run, tmp_path):
-    """Another run in --out: exit 2 and one line pointing at --overwrite, the folder unchanged;
-    --resume of a different run is refused too; --overwrite replaces it."""
-    _, good = default_run
-    out = tmp_path / "out"
-    shutil.copytree(good, out)
-    before = snapshot(out)
-    other = ("run", "--patients", "20", "--seed", str(SEED + 1), "--out", str(out))
-    line = assert_one_error_line(cli(*other))
-    assert str(out) in line and "--overwrite" in line
-    assert "different run" in assert_one_error_line(cli(*other, "--resume"))
-    assert_one_error_line(cli(*other, "--resume", "--overwrite"))
-    assert snapshot(out) == before
-    proc = cli(*other, "--overwrite")
-    assert proc.returncode == 0, proc.stderr
-    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
-    assert (manifest["seed"], manifest["patients"]) == (SEED + 1, 20)
-    assert sorted(p.name for p in out.iterdir()) == sorted(readme_files())
 
 
 def test_reference_engine_option(tmp_path):

@@ -9,7 +9,31 @@ from typing import ClassVar
 
 from seedsoil.engine.history import CohortHistory
 from seedsoil.params import ParameterSet
-from seedsoil.scenario import Scenario
+from seedsoil.scenario import Scenario, ScenarioError
+from seedsoil.scenario.load import _MISSING
+
+MAX_MEAN_UNITS = 1e17
+"""Largest expected number of units one tumour mass may shed (int64 counts hold 9e18)."""
+MAX_EVENTS_PER_PATIENT = 200_000
+"""Most colony founders or nodal deposits one patient may have: far beyond any plausible patient
+(the default cohort's 99th percentile is about 150), it bounds memory and time."""
+DRIVERS = ("dissemination.human_shedding_scale", "dissemination.shed_rate_per_cell_day", "tmem.reference_score",
+           "tmem.dose_exponent", "colonisation.human_scale", "colonisation.progress_prob", "nodes.deposit_prob")
+"""Parameters that set how many seeds a patient makes, named when a scenario makes too many."""
+
+
+class ModelRangeError(ScenarioError):
+    """Parameters, each within its range, that together make patients shed or seed more than the
+    engine follows: one clear line naming the parameters that drive it (the CLI exits 2)."""
+
+    @classmethod
+    def too_many(cls, scenario: Scenario, params: ParameterSet, what: str, count: float, limit: float,
+                 patient: int) -> ModelRangeError:
+        set_here = {k: params[k] for k in DRIVERS if k in scenario.parameters}
+        shown = ", ".join(f"{k} = {v:g}" for k, v in (set_here or {k: params[k] for k in DRIVERS[:3]}).items())
+        return cls(f"scenario {scenario.name!r}", "parameters", _MISSING,
+                   f"patient {patient} would have {count:.3g} {what}, more than the {limit:.3g} the engine follows: "
+                   f"together these parameters make dissemination implausibly efficient ({shown}); lower them")
 
 
 @dataclass(frozen=True)

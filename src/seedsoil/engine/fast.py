@@ -30,7 +30,7 @@ from seedsoil.biology.growth import Gompertz
 from seedsoil.biology.dormancy import AdjuvantAwakening, awakening_before_surgery, pre_surgery_fates
 from seedsoil.biology.nodes import deposit_probability, node_arrest_probabilities
 from seedsoil.biology.organs import OrganTable
-from seedsoil.engine.contract import Capabilities, Engine
+from seedsoil.engine.contract import MAX_EVENTS_PER_PATIENT, MAX_MEAN_UNITS, Capabilities, Engine, ModelRangeError
 from seedsoil.engine.covariates import TraitTable
 from seedsoil.engine.grid import SheddingGrid
 from seedsoil.engine.history import (ALL, DIRECT, DORMANT, NODES, ORGAN_COLUMNS, CohortHistory, Colonies,
@@ -77,7 +77,8 @@ def _success_grid(p0: np.ndarray, gain: np.ndarray, prim: np.ndarray, cap: float
 
 
 def _expand(counts: np.ndarray):
-    """Indices (r, u, o) repeated by ``counts[r, u, o]``: one entry per event."""
+    """Indices (r, u, o) repeated by ``counts[r, u, o]``: one entry per event (counts checked by
+    :meth:`FastEngine._check_events`)."""
     r, u, o = np.nonzero(counts)
     k = counts[r, u, o]
     return np.repeat(r, k), np.repeat(u, k), np.repeat(o, k)
@@ -120,12 +121,13 @@ class FastEngine(Engine):
         mass_cum = np.cumsum(grid.mass, axis=1)
         for c, tab in enumerate(self.clones):
             share = self.shares[c]
-            n_blood = rng.poisson(tab.blood[key] * (tmem * share * total)[:, None])
-            n_lymph = rng.poisson(tab.lymph[key] * (share * total)[:, None])
+            n_blood = rng.poisson(self._check_mean(tab.blood[key] * (tmem * share * total)[:, None], rows, start))
+            n_lymph = rng.poisson(self._check_mean(tab.lymph[key] * (share * total)[:, None], rows, start))
             colonies += self._blood_route(rng, adj, start, grid, priming, rows, key, c, n_blood, funnel)
             funnel[:, stage("entered_lymph"), ALL] += n_lymph.sum(axis=1)
             funnel[:, stage("arrested"), NODES] += n_lymph.sum(axis=1)
             n_dep = rng.binomial(n_lymph, self.deposit[None, :]).sum(axis=1)
+            self._check_events(n_dep, rows, start, "axillary deposits")
             d_row = np.repeat(rows, n_dep)
             founded = grid.sample_times_linear(d_row, mass_cum, mass_cum, np.zeros(len(d_row)),
                                                rng.random(len(d_row)), rng.random(len(d_row)))
@@ -142,10 +144,27 @@ class FastEngine(Engine):
             g = SheddingGrid.for_deposits(inv, dep.founded[mine], dep.rate[mine], p["nodes.capacity_cells"],
                                           prim.diagnosis_day[src])
             sizes = _primary_size(start, src, g.midpoints)
-            n_blood = rng.poisson(tab.blood[key[src]] * (p["dissemination.nodal_blood_fold"] * g.total)[:, None])
+            n_blood = rng.poisson(self._check_mean(tab.blood[key[src]] * (p["dissemination.nodal_blood_fold"]
+                                                                         * g.total)[:, None], src, start))
             colonies += self._blood_route(rng, adj, start, g, cascade.priming_level(sizes, p), src, key[src], c,
                                           n_blood, funnel)
         return finish_block(start, Colonies.concat(colonies), dep, funnel)
+
+    def _check_mean(self, mean: np.ndarray, rows: np.ndarray, start: CohortStart) -> np.ndarray:
+        """Expected units shed, refused beyond :data:`MAX_MEAN_UNITS` (a Poisson count must fit int64)."""
+        if not np.all(mean <= MAX_MEAN_UNITS):
+            i = int(np.argmax(np.where(np.isfinite(mean), mean, np.inf).max(axis=-1)))
+            raise ModelRangeError.too_many(self.scenario, self.p, "units shed", float(mean[i].sum()), MAX_MEAN_UNITS,
+                                           int(start.patient_id[rows[i]]))
+        return mean
+
+    def _check_events(self, counts: np.ndarray, rows: np.ndarray, start: CohortStart, what: str) -> None:
+        """Refuse patients with more than :data:`MAX_EVENTS_PER_PATIENT` founders or deposits."""
+        per = counts.reshape(len(counts), -1).sum(axis=1)
+        if per.size and per.max() > MAX_EVENTS_PER_PATIENT:
+            i = int(per.argmax())
+            raise ModelRangeError.too_many(self.scenario, self.p, what, float(per[i]), MAX_EVENTS_PER_PATIENT,
+                                           int(start.patient_id[rows[i]]))
 
     def _blood_route(self, rng, adj, start: CohortStart, grid: SheddingGrid, priming: np.ndarray, rows: np.ndarray,
                      key: np.ndarray, clone: int, n_blood: np.ndarray, funnel: np.ndarray) -> list[Colonies]:
@@ -189,6 +208,7 @@ class FastEngine(Engine):
         (x P(awakening before surgery) for dormant cells, ``wake_g``), then the awakening day.
         Success is linear in priming unless capped, so arrival cells are found from two per-row
         cumulative profiles; founders whose success is capped somewhere use their full weights."""
+        self._check_events(n, rows, start, "colony founders")
         r, u, o = _expand(n)
         if len(r) == 0:
             return Colonies()
@@ -223,6 +243,7 @@ class FastEngine(Engine):
         p_col = _weighted_success(a_still, priming, p0, gain, self.bd) / np.maximum(q, 1e-300)[:, None, None]
         p_wake = sched.probability()[:, None, None]
         n = adj.binomial(n_still, np.minimum(p_wake * p_col, 1.0))
+        self._check_events(n, rows, start, "colonies from dormant cells")
         r, u, o = _expand(n)
         if len(r) == 0:
             return Colonies()

@@ -136,11 +136,15 @@ def _fill(folder: RunFolder, chunks: list[Chunk], sc: Scenario, p: ParameterSet,
         finished = sum(len(c) for c in chunks if c.index in done)
         if progress is not None:
             progress(finished, n)
-        for part in run_chunks(sc, p, eng, s, todo, k, client):
-            folder.write_part(part)
-            finished += len(chunks[part.index])
-            if progress is not None:
-                progress(finished, n)
+        try:
+            for part in run_chunks(sc, p, eng, s, todo, k, client):
+                folder.write_part(part)
+                finished += len(chunks[part.index])
+                if progress is not None:
+                    progress(finished, n)
+        except ValueError:  # the model refused the scenario: deterministic, nothing worth resuming
+            folder.abandon()
+            raise
         t1 = time.perf_counter()
         folder.merge_parts(len(chunks))
         t2 = time.perf_counter()

@@ -260,6 +260,10 @@ class RunFolder:
             total = c if total is None else total + c
         return total
 
+    def abandon(self) -> None:
+        """Remove this run's work folder (a run the model refused); a finished run there stays."""
+        shutil.rmtree(self.work, ignore_errors=True)
+
     # -- finishing -------------------------------------------------------------------------------
     def merge_parts(self, n_chunks: int) -> None:
         """Merge the parts into the final tables in patient order. An older run's manifest goes

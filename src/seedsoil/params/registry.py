@@ -54,7 +54,11 @@ class Parameter:
         """Return ``value`` as float if allowed for this parameter, else raise ParameterError."""
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ParameterError(self.name, value, f"must be a number in [{self.minimum:g}, {self.maximum:g}] {self.unit}")
-        v = float(value)
+        try:
+            v = float(value)
+        except OverflowError:  # an integer too large for a float (hundreds of digits)
+            raise ParameterError(self.name, f"{str(value)[:12]}... ({len(str(value))} digits)",
+                                 f"must be in [{self.minimum:g}, {self.maximum:g}] {self.unit}") from None
         if not math.isfinite(v) or not (self.minimum <= v <= self.maximum):
             raise ParameterError(self.name, value, f"must be in [{self.minimum:g}, {self.maximum:g}] {self.unit}")
         return v

@@ -17,6 +17,7 @@ import annotated_types as at
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
+from seedsoil.biology.growth import cells_to_diameter, diameter_to_cells
 from seedsoil.params import ParameterError, ParameterSet, default_parameters
 from seedsoil.scenario.model import Scenario
 
@@ -184,6 +185,13 @@ def _cross_checks(source: str, p: ParameterSet) -> None:
     if p["colony.death_rate_per_day"] >= p["colony.birth_rate_per_day"]:
         raise ScenarioError(source, "parameters.colony.death_rate_per_day", p["colony.death_rate_per_day"],
                             f"must be below colony.birth_rate_per_day ({p['colony.birth_rate_per_day']:g}) or no colony can grow")
+    largest = diameter_to_cells(p["diagnosis.size_max_mm"], p["cells.per_mm3"])
+    if largest >= p["growth.carrying_capacity_cells"]:
+        fits = float(cells_to_diameter(p["growth.carrying_capacity_cells"], p["cells.per_mm3"]))
+        raise ScenarioError(source, "parameters.diagnosis.size_max_mm", p["diagnosis.size_max_mm"],
+                            f"a primary of this diameter ({largest:.3g} cells at cells.per_mm3 = {p['cells.per_mm3']:g}) "
+                            f"would exceed growth.carrying_capacity_cells ({p['growth.carrying_capacity_cells']:g}); "
+                            f"with that capacity diagnosis.size_max_mm must be below {fits:.3g}")
     if p["nodes.sentinel_count"] > p["nodes.count"]:
         raise ScenarioError(source, "parameters.nodes.sentinel_count", p["nodes.sentinel_count"],
                             f"must not exceed nodes.count ({p['nodes.count']:g})")
