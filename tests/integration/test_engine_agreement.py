@@ -46,8 +46,8 @@ Design
       probability and deposits shedding into blood (nodal_blood_fold 1: about a third of the
       blood units come from them). Here the grid matters: a primary grid of 8 cells instead of
       128 brings the dormant-origin founding-day test to p = 2e-5 (no p below 0.06 in the
-      primary case),
-      and 4 cells is rejected by all three founding-day tests (the coarse-grid companion).
+      primary case), and 4 cells is rejected by all three founding-day tests (the coarse-grid
+      companion).
 * Companion tests inject known errors into the fast engine only and require that the same
   comparison rejects: the closed-form 1 - d/b survival 30% low (the reference engine runs its own
   Gillespie simulation, so this is what agreement checks), dormancy clocks running twice as

@@ -186,9 +186,6 @@ def test_output_path_that_is_a_file_is_one_error_line(out_is_a_file):
     assert [p.name for p in folder.iterdir()] == ["taken"]
 
 
-@pytest.mark.xfail(strict=True, reason="src bug: store.RunFolder.open raises RunFolderError (a ValueError, exit 2) "
-                                       "for an --out that is a regular file; its docstring and the CLI's say OSError, "
-                                       "exit 1 (could not write output)")
 def test_output_path_that_is_a_file_exits_1(out_is_a_file):
     """Could not write the output: exit status 1 (cli.py: 2 is bad input, 1 could not write)."""
     proc, _ = out_is_a_file

@@ -173,7 +173,7 @@ class RunFolder:
         (another run there, nothing to resume) or OSError (not a folder, not writable)."""
         out = Path(out)
         if out.exists() and not out.is_dir():
-            raise RunFolderError(f"--out {out}: exists and is not a folder")
+            raise NotADirectoryError(20, "exists and is not a folder", str(out))
         out.mkdir(parents=True, exist_ok=True)
         probe = out / f"{TMP_PREFIX}{os.getpid()}-probe"
         try:
