@@ -220,6 +220,79 @@ def test_override_rejects_unknown_name():
     assert "growth.vdt_days.luminal_c" in str(err)
 
 
+# --- integer-valued parameters (counts) -------------------------------------------------
+
+
+COUNTS = {"nodes.count", "nodes.sentinel_count", "nodes.pn1a_max_positive", "nodes.pn2a_max_positive"}
+
+
+def test_counts_are_marked_integer_in_the_data():
+    assert COUNTS <= P.integers
+    data = Path(registry.__file__).parent / "data" / "parameters.csv"
+    with data.open(encoding="utf-8") as fh:
+        marked = {row["name"] for row in csv.DictReader(fh) if row["integer"] == "yes"}
+    assert marked <= P.integers and COUNTS <= marked
+    assert all(P.meta(n).integer for n in P.integers)
+    assert not P.meta(NAME).integer
+
+
+@pytest.mark.parametrize("name", sorted(P.integers))
+def test_integer_parameters_have_whole_values_and_bounds(name):
+    rec = P.meta(name)
+    assert all(float(x).is_integer() for x in (rec.value, rec.minimum, rec.maximum)), name
+
+
+@pytest.mark.parametrize("value", [2.5, 1.000001, 59.5])
+def test_fractional_count_is_rejected(value):
+    with pytest.raises(ParameterError) as info:
+        P.with_overrides({"nodes.count": value})
+    assert info.value.value is value
+    assert info.value.allowed == "must be a whole number in [1, 60] nodes"
+
+
+@pytest.mark.parametrize("value", [2, 2.0, 60, 1e1])
+def test_whole_count_is_accepted(value):
+    assert P.with_overrides({"nodes.count": value})["nodes.count"] == float(value)
+
+
+@pytest.mark.parametrize("value", [0, 61, "3", True])
+def test_count_out_of_range_or_not_a_number_says_whole_number(value):
+    with pytest.raises(ParameterError) as info:
+        P.with_overrides({"nodes.count": value})
+    assert "[1, 60] nodes" in info.value.allowed and "whole number" in info.value.allowed
+
+
+def test_integer_column_is_checked():
+    header = "name,value,unit,min,max,source,confidence,description,integer\n"
+    ok = registry._read_csv(header + "a.b,3,nodes,1,9,s,estimated,d,yes\nc.d,0.5,1,0,1,s,estimated,d,\n", "t.csv")
+    assert ok["a.b"].integer and not ok["c.d"].integer
+    with pytest.raises(ValueError, match="integer"):
+        registry._read_csv(header + "a.b,3,nodes,1,9,s,estimated,d,maybe\n", "t.csv")
+    with pytest.raises(ValueError, match="whole-number bounds"):
+        registry._read_csv(header + "a.b,3,nodes,1,9.5,s,estimated,d,yes\n", "t.csv")
+    with pytest.raises(ParameterError):  # a default that is not whole
+        registry._read_csv(header + "a.b,3.5,nodes,1,9,s,estimated,d,yes\n", "t.csv")
+    old = "name,value,unit,min,max,source,confidence,description\n"  # files without the column
+    assert not registry._read_csv(old + "a.b,3,nodes,1,9,s,estimated,d\n", "t.csv")["a.b"].integer
+
+
+# --- several overrides checked at once ---------------------------------------------------
+
+
+def test_check_overrides_collects_every_problem_in_order():
+    overrides = {"nodes.count": 2.5, NAME: 120, "no.such.name": 1, "circulation.nk_death": 1.5}
+    good, errors = P.check_overrides(overrides)
+    assert good == {NAME: 120.0}
+    assert [e.name for e in errors] == ["nodes.count", "no.such.name", "circulation.nk_death"]
+    assert "unknown parameter" in errors[1].allowed
+
+
+def test_with_overrides_raises_the_first_problem():
+    with pytest.raises(ParameterError) as info:
+        P.with_overrides({NAME: 120, "nodes.count": 2.5, "circulation.nk_death": 1.5})
+    assert info.value.name == "nodes.count"
+
+
 def test_parameter_error_is_a_value_error():
     assert issubclass(ParameterError, ValueError)
 

@@ -308,9 +308,6 @@ def test_cli_refuses_with_one_error_line(refused_run):
     assert "reference" in lines[0] and f"{ref.MAX_UNITS:,}" in lines[0], proc.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="src bug: the run folder is claimed (--out/.seedsoil-partial/run.json) "
-                   "before the engine refuses and is left behind, so the suggested retry with --engine fast "
-                   "into the same --out is refused as 'an unfinished run (resume it with --resume)'")
 def test_cli_refusal_leaves_no_run_folder(refused_run):
     proc, out = refused_run
     assert proc.returncode == 2, proc.stderr

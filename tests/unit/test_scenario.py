@@ -153,12 +153,12 @@ def test_scenario_error_is_a_value_error():
 
 def test_unknown_top_level_key(tmp_path):
     path = write(tmp_path, 'nmae = "x"\n')
-    assert_message(error_of(path), path, "nmae", "x", "unknown key")
+    assert_message(error_of(path), path, "nmae", "x", "unknown key", "did you mean name?")
 
 
 def test_unknown_key_nested_in_cohort(tmp_path):
     path = write(tmp_path, "[cohort]\nfollowup_years = 3\n")
-    assert_message(error_of(path), path, "cohort.followup_years", 3, "unknown key")
+    assert_message(error_of(path), path, "cohort.followup_years", 3, "unknown key", "did you mean follow_up_years?")
 
 
 def test_unknown_parameter_name(tmp_path):
@@ -178,6 +178,11 @@ def test_same_parameter_in_both_spellings_is_rejected(tmp_path):
 
 
 # --- wrong types ------------------------------------------------------------------------
+
+
+def test_fractional_node_count(tmp_path):
+    path = write(tmp_path, '[parameters]\n"nodes.count" = 2.5\n')
+    assert_message(error_of(path), path, "parameters.nodes.count", 2.5, "must be a whole number", "[1, 60]", "nodes")
 
 
 def test_string_where_a_number_is_expected(tmp_path):

@@ -216,8 +216,11 @@ class FastEngine(Engine):
         gamma, p = gain[r, o], p0[r, u, o]
         capped = p * (1.0 + gamma * priming.max(axis=1)[r]) > self.bd
         u_cell, u_time = rng.random(len(r)), rng.random(len(r))
-        t = grid.sample_times_linear(r, np.cumsum(base, axis=1), np.cumsum(base * priming, axis=1), gamma, u_cell,
-                                     u_time)
+        rows_used = np.unique(r)  # cumulative profiles only for rows with founders
+        local = np.searchsorted(rows_used, r)
+        b = base[rows_used]
+        t = grid.take(rows_used).sample_times_linear(local, np.cumsum(b, axis=1),
+                                                     np.cumsum(b * priming[rows_used], axis=1), gamma, u_cell, u_time)
         if capped.any():
             i = np.flatnonzero(capped)
             weights = _success_grid(p[i], gamma[i], priming[r[i]], self.bd)

@@ -92,6 +92,10 @@ class SheddingGrid:
             growth = np.where(size_e[:, :-1] > 0, np.log(size_e[:, 1:] / np.maximum(size_e[:, :-1], TINY)) / width, 0.0)
         return cls(edges=edges, mass=mass, size=mass / width, log_growth=growth)
 
+    def take(self, rows: np.ndarray) -> SheddingGrid:
+        """The grid of some rows only."""
+        return SheddingGrid(self.edges[rows], self.mass[rows], self.size[rows], self.log_growth[rows])
+
     @property
     def total(self) -> np.ndarray:
         """Cell-days per row."""

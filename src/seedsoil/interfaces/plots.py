@@ -3,35 +3,53 @@
 Figures are built as :class:`matplotlib.figure.Figure` objects without pyplot, so nothing is
 ever shown and no GUI backend is needed (saving renders with Agg). PNGs are written without a
 version stamp, but they are not part of the determinism guarantee (only the Parquet tables are).
+
+Every figure says what it counts (title, axis labels, footnote) and says so in the figure when
+its table is empty instead of drawing empty axes. The figures need only the summary columns of
+the patients table (patient_id, subtype, M, dmfs_days, dmfs_event, os_days, os_event,
+first_metastasis_sites, metastasis_sites; strings may be categoricals) and are vectorised: a
+million patients take a few seconds per figure (the Kaplan–Meier fits are lifelines'; what is
+drawn is thinned to what a figure can show).
 """
 
 from __future__ import annotations
 
-import math
 import os
+import textwrap
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from lifelines import KaplanMeierFitter
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
 from seedsoil.analysis.funnel import summarise_funnel
 from seedsoil.analysis.sites import site_shares_by_subtype
 from seedsoil.analysis.survival import DAYS_PER_YEAR, ENDPOINT_LABELS, endpoint_columns, km_by_group
 
 DPI = 120
-KM_SIZE_IN = (7.0, 4.5)
-SITES_SIZE_IN = (9.0, 4.5)
-FUNNEL_SIZE_IN = (8.0, 4.5)
+KM_SIZE_IN = (7.5, 4.6)
+"""Width and height of the Kaplan–Meier panel; the numbers-at-risk table adds a row per group."""
+AT_RISK_ROW_IN = 0.2
+SITES_SIZE_IN = (9.5, 5.2)
+FUNNEL_SIZE_IN = (9.0, 5.0)
 GROUP_WIDTH = 0.8
 """Share of one organ's slot on the x axis taken by its group of bars."""
-FUNNEL_HEADROOM = 40.0
+FUNNEL_HEADROOM = 60.0
 """Factor above the largest count left free on the log axis for the labels."""
 FUNNEL_FLOOR = 0.5
 """Left edge of the log axis, below a count of 1 so single cells still show a bar."""
-CENSOR_STYLE = {"marker": "|", "ms": 5, "mew": 0.8}
+CURVE_POINTS = 2000
+"""Most points drawn per Kaplan–Meier curve: a longer curve is read on an even time grid (finer
+than the figure's pixels), so a million patients draw as fast as a thousand."""
+CENSOR_MARKS = 200
+"""Most censoring ticks drawn per curve (evenly spread over the distinct censoring times)."""
+CENSOR_STYLE = {"marker": "|", "ms": 6, "mew": 0.9, "ls": "none"}
+BAND_ALPHA = 0.15
+CONFIDENCE = 0.95
 SUBTYPE_COLOURS = {
     "luminal_a": "#1b9e77",
     "luminal_b": "#7570b3",
@@ -39,10 +57,29 @@ SUBTYPE_COLOURS = {
     "triple_negative": "#e7298a",
 }
 FALLBACK_COLOURS = ("#66a61e", "#e6ab02", "#a6761d", "#666666")
+TRUNK_COLOUR = "#4c72b0"
+BRANCH_COLOUR = "#a6bddb"
+NOTE_COLOUR = "0.35"
 PNG_METADATA = {"Software": None}
 """Leave matplotlib's version stamp out of the PNGs."""
 
 FIGURE_FILES = ("km_dmfs.png", "km_os.png", "sites.png", "funnel.png")
+
+DE_NOVO_STAGE_IV = "M1"
+"""Value of column ``M`` for metastasis detectable at diagnosis (de novo stage IV)."""
+EVENT_TEXT = {
+    "os": "death from any cause",
+    "dmfs": "distant metastasis or death from any cause (STEEP)",
+    "dfs": "regional recurrence, distant metastasis or death from any cause (STEEP)",
+}
+"""What counts as an event for each endpoint (STEEP: Hudis et al. 2007 J Clin Oncol 25:2127)."""
+EXCLUDES_STAGE_IV = frozenset({"dmfs", "dfs"})
+"""Endpoints defined only for patients free of distant disease at diagnosis (M0): de novo
+stage IV patients are left out of these curves, as in trials, and the figure says how many."""
+SITE_SCOPE = {
+    "metastasis_sites": "at any time during follow-up",
+    "first_metastasis_sites": "at first distant relapse (organs found within 90 days of the first)",
+}
 
 
 def _colour(group: object, i: int) -> str:
@@ -57,74 +94,300 @@ def _axes(ax: Axes | None, size: tuple[float, float]) -> Axes:
 
 
 def _empty(ax: Axes, message: str) -> None:
-    ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes, color="0.4")
+    """Say in the axes why there is nothing to draw (and draw no ticks that would suggest data)."""
+    ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes, color=NOTE_COLOUR,
+            fontsize="large", wrap=True)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _wrap(text: str, width: int) -> str:
+    return "\n".join(textwrap.wrap(text, width))
+
+
+def _require(df: pd.DataFrame, *cols: str) -> None:
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise KeyError(f"patients table lacks column(s) {missing}; available: {list(df.columns)}")
+
+
+def _stage_iv(patients: pd.DataFrame) -> np.ndarray:
+    """True for de novo stage IV patients (``M == 'M1'``); all False without an ``M`` column."""
+    if "M" not in patients.columns:
+        return np.zeros(len(patients), dtype=bool)
+    return (patients["M"].astype(object) == DE_NOVO_STAGE_IV).to_numpy(dtype=bool)
+
+
+# ----- Kaplan–Meier ------------------------------------------------------------------------------
+
+
+def _on_grid(kmf: KaplanMeierFitter, t_max: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(times, survival, lower, upper) of a fitted curve as a right-continuous step function,
+    exact for short curves and read on an even grid of :data:`CURVE_POINTS` times otherwise."""
+    times = kmf.survival_function_.index.to_numpy(dtype=float)
+    surv = kmf.survival_function_.iloc[:, 0].to_numpy(dtype=float)
+    ci = kmf.confidence_interval_survival_function_
+    lo, hi = ci.iloc[:, 0].to_numpy(dtype=float), ci.iloc[:, 1].to_numpy(dtype=float)
+    grid = times if len(times) <= CURVE_POINTS else np.linspace(0.0, max(t_max, times[-1]), CURVE_POINTS)
+    idx = np.clip(np.searchsorted(times, grid, side="right") - 1, 0, len(times) - 1)
+    grid = np.append(grid, max(t_max, grid[-1]))  # carry the last step to the end of follow-up
+    idx = np.append(idx, idx[-1])
+    return grid, surv[idx], lo[idx], hi[idx]
+
+
+def _censor_marks(kmf: KaplanMeierFitter) -> tuple[np.ndarray, np.ndarray]:
+    """Times and survival of (at most :data:`CENSOR_MARKS`) distinct censoring times."""
+    d = np.asarray(kmf.durations, dtype=float)
+    e = np.asarray(kmf.event_observed, dtype=bool)
+    cens = np.unique(d[~e])
+    if len(cens) > CENSOR_MARKS:
+        cens = cens[np.unique(np.linspace(0, len(cens) - 1, CENSOR_MARKS).round().astype(int))]
+    times = kmf.survival_function_.index.to_numpy(dtype=float)
+    surv = kmf.survival_function_.iloc[:, 0].to_numpy(dtype=float)
+    idx = np.clip(np.searchsorted(times, cens, side="right") - 1, 0, len(times) - 1)
+    return cens, surv[idx]
+
+
+def at_risk_counts(durations: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """Number at risk at each of ``times``: patients whose event or censoring time is not before it.
+
+    >>> at_risk_counts(np.array([1.0, 2.0, 2.0, 5.0]), np.array([0.0, 2.0, 3.0, 6.0])).tolist()
+    [4, 3, 1, 0]
+    """
+    d = np.sort(np.asarray(durations, dtype=float))
+    return len(d) - np.searchsorted(d, np.asarray(times, dtype=float), side="left")
+
+
+def _at_risk_table(tab: Axes, fits: Mapping[object, KaplanMeierFitter], ticks: np.ndarray, note: str) -> None:
+    """Numbers at risk under the curves: one row per group, one column per x tick."""
+    names = list(fits)
+    for i, (group, kmf) in enumerate(fits.items()):
+        for t, n in zip(ticks, at_risk_counts(kmf.durations, ticks), strict=True):
+            tab.text(t, i, f"{int(n):,}", ha="center", va="center", fontsize="x-small", color=_colour(group, i))
+    tab.set_ylim(len(names) - 0.5, -0.5)
+    tab.set_yticks(range(len(names)), [str(g) for g in names], fontsize="x-small")
+    for i, label in enumerate(tab.get_yticklabels()):
+        label.set_color(_colour(names[i], i))
+    tab.tick_params(axis="both", which="both", length=0, labelbottom=False, bottom=False)
+    for side in ("top", "right", "bottom", "left"):
+        tab.spines[side].set_visible(False)
+    tab.set_title("Number at risk", loc="left", fontsize="small")
+    tab.set_xlabel(note, fontsize="x-small", color=NOTE_COLOUR, loc="left")
 
 
 def plot_km(patients: pd.DataFrame, endpoint: str = "os", ax: Axes | None = None) -> Figure:
-    """Kaplan–Meier curves of an endpoint ('os', 'dmfs', 'dfs') by subtype, in years, with censoring ticks."""
+    """Kaplan–Meier curves of an endpoint ('os', 'dmfs', 'dfs') by subtype, in years.
+
+    Drawn: each subtype's curve with its 95% confidence band (lifelines: exponential Greenwood)
+    and censoring ticks, the numbers at risk under the axis, and a title naming what counts as an
+    event (STEEP: for DMFS and DFS deaths from any cause are events). De novo stage IV patients
+    (``M == 'M1'``) are left out of DMFS and DFS, which are defined from a disease-free start, and
+    counted in OS; the figure states how many there are either way. Patients without a time
+    (NaN) are left out and counted in the footnote.
+    """
     duration_col, event_col = endpoint_columns(endpoint)
-    ax = _axes(ax, KM_SIZE_IN)
-    fits = km_by_group(patients, duration_col, event_col, "subtype", time_scale=DAYS_PER_YEAR)
-    for i, (group, kmf) in enumerate(fits.items()):
-        kmf.plot_survival_function(ax=ax, ci_show=False, show_censors=True, censor_styles=CENSOR_STYLE,
-                                   color=_colour(group, i), label=f"{group} (n={len(kmf.durations)})")
-    if not fits:
-        _empty(ax, "no patients")
-    ax.set_ylim(0.0, 1.02)
-    ax.set_xlim(left=0.0)
+    _require(patients, "subtype", duration_col, event_col)
+    label = ENDPOINT_LABELS[endpoint]
+    m1 = _stage_iv(patients)
+    n_m1 = int(m1.sum())
+    keep = np.isfinite(patients[duration_col].to_numpy(dtype=float))
+    n_no_time = int((~keep & ~m1).sum()) if endpoint in EXCLUDES_STAGE_IV else int((~keep).sum())
+    if endpoint in EXCLUDES_STAGE_IV:
+        keep &= ~m1
+        stage_iv = (f"de novo stage IV (M1) excluded, n = {n_m1:,}" if n_m1
+                    else "no de novo stage IV (M1) patients")
+    else:
+        stage_iv = (f"includes {n_m1:,} de novo stage IV (M1) patient{'s' * (n_m1 != 1)}" if n_m1
+                    else "no de novo stage IV (M1) patients")
+    cohort = patients.loc[keep, ["subtype", duration_col, event_col]] if not keep.all() else patients
+    fits = km_by_group(cohort, duration_col, event_col, "subtype", time_scale=DAYS_PER_YEAR)
+
+    if ax is None:
+        n_rows = max(len(fits), 1)
+        fig = Figure(figsize=(KM_SIZE_IN[0], KM_SIZE_IN[1] + AT_RISK_ROW_IN * (n_rows + 2.5)), dpi=DPI,
+                     layout="constrained")
+        grid = fig.add_gridspec(2, 1, height_ratios=[KM_SIZE_IN[1], AT_RISK_ROW_IN * (n_rows + 1.5)])
+        ax = fig.add_subplot(grid[0])
+        tab = fig.add_subplot(grid[1], sharex=ax)
+    else:
+        n_rows = max(len(fits), 1)
+        tab = ax.inset_axes((0.0, -0.3 - 0.08 * n_rows, 1.0, 0.08 * n_rows), sharex=ax)
+    ax.set_title(f"{label} by subtype (Kaplan–Meier)\nEvent: {EVENT_TEXT[endpoint]}; {stage_iv}", fontsize="medium")
+    ax.set_ylabel(f"{label} (probability)")
     ax.set_xlabel("Time since diagnosis (years)")
-    ax.set_ylabel(f"{ENDPOINT_LABELS[endpoint]} (probability)")
-    ax.set_title(f"{ENDPOINT_LABELS[endpoint]} by subtype (Kaplan–Meier, | = censored)")
-    if fits:
-        ax.legend(loc="lower left", fontsize="small")
+    if not fits:
+        what = "no M0 patients with a time" if endpoint in EXCLUDES_STAGE_IV else "no patients with a time"
+        _empty(ax, f"{what}: no curve to draw")
+        tab.set_axis_off()
+        return ax.figure
+
+    t_max = max(float(np.max(kmf.durations, initial=0.0)) for kmf in fits.values())
+    for i, (group, kmf) in enumerate(fits.items()):
+        colour = _colour(group, i)
+        t, s, lo, hi = _on_grid(kmf, t_max)
+        ax.fill_between(t, lo, hi, step="post", color=colour, alpha=BAND_ALPHA, linewidth=0)
+        n, events = len(kmf.durations), int(np.sum(kmf.event_observed))
+        ax.step(t, s, where="post", color=colour, lw=1.5, label=f"{group} (n = {n:,}, events = {events:,})")
+        ct, cs = _censor_marks(kmf)
+        ax.plot(ct, cs, color=colour, **CENSOR_STYLE)
+    ax.set_ylim(0.0, 1.02)
+    ax.set_xlim(0.0, t_max * 1.02 if t_max > 0 else 1.0)
+    ax.legend(loc="lower left", fontsize="small", title="subtype", title_fontsize="small")
     ax.grid(alpha=0.3)
+    ticks = np.array([x for x in ax.get_xticks() if 0.0 <= x <= ax.get_xlim()[1]])
+    note = (f"Shaded: {CONFIDENCE:.0%} confidence band (exponential Greenwood). | = censored "
+            "(alive and event-free at that time, mostly at the end of follow-up).")
+    if n_no_time:
+        note += f" {n_no_time:,} patient{'s' * (n_no_time != 1)} without a time left out."
+    _at_risk_table(tab, fits, ticks, note)
     return ax.figure
 
 
-def plot_sites(patients: pd.DataFrame, ax: Axes | None = None) -> Figure:
-    """Grouped bars: % of relapsed patients with a metastasis in each organ, one bar per subtype."""
+# ----- sites -------------------------------------------------------------------------------------
+
+
+def _pct_label(v: float) -> str:
+    if v >= 9.95:
+        return f"{v:.0f}"
+    if v >= 0.995:
+        return f"{v:.1f}"
+    return f"{v:.2g}"
+
+
+def plot_sites(patients: pd.DataFrame, ax: Axes | None = None, *, sites_col: str = "metastasis_sites") -> Figure:
+    """Grouped bars: % of relapsed patients with a metastasis in each organ, one bar per subtype.
+
+    ``sites_col``: 'metastasis_sites' (any site during follow-up, the default) or
+    'first_metastasis_sites' (sites at first distant relapse). A patient counts once in every
+    organ she has, so one subtype's bars add up to more than 100%; every non-zero bar carries its
+    value, so rare sites (a few tenths of a percent) stay readable next to bone at 60%.
+    """
+    _require(patients, "subtype", sites_col)
     ax = _axes(ax, SITES_SIZE_IN)
-    shares = site_shares_by_subtype(patients)
+    scope = SITE_SCOPE.get(sites_col, f"listed in {sites_col}")
+    shares = site_shares_by_subtype(patients, sites_col=sites_col)
     organs = list(dict.fromkeys(shares["organ"]))
     subtypes = list(dict.fromkeys(shares["subtype"]))
+    n_all = int(shares.drop_duplicates("subtype")["n_relapsed"].sum()) if len(shares) else 0
+    ax.set_title(_wrap(f"Distant metastatic sites by subtype: patients with a metastasis in each organ {scope}, "
+                       f"% of the {n_all:,} patients with a distant relapse (of {len(patients):,})", 95),
+                 fontsize="medium")
+    if not subtypes:
+        _empty(ax, f"no distant relapses in {len(patients):,} patients: no sites to show")
+        return ax.figure
     x = np.arange(len(organs))
-    width = GROUP_WIDTH / max(len(subtypes), 1)
+    width = GROUP_WIDTH / len(subtypes)
+    top = 100.0 * float(shares["share"].max())
     for i, st in enumerate(subtypes):
         sub = shares[shares["subtype"] == st].set_index("organ").reindex(organs)
         n = int(sub["n_relapsed"].iloc[0])
-        ax.bar(x - GROUP_WIDTH / 2 + (i + 0.5) * width, 100.0 * sub["share"].to_numpy(), width,
-               color=_colour(st, i), label=f"{st} (n={n})")
-    if not subtypes:
-        _empty(ax, "no distant relapses")
+        pct = 100.0 * sub["share"].to_numpy(dtype=float)
+        xs = x - GROUP_WIDTH / 2 + (i + 0.5) * width
+        ax.bar(xs, pct, width, color=_colour(st, i), label=f"{st} (n = {n:,} relapsed)")
+        for xi, v in zip(xs, pct, strict=True):
+            if v > 0:
+                ax.text(xi, v + top * 0.01, _pct_label(v), ha="center", va="bottom", rotation=90, fontsize=6.5)
     ax.set_xticks(x, [o.replace("_", " ") for o in organs], rotation=30, ha="right")
-    ax.set_xlabel("Metastatic site (organ)")
-    ax.set_ylabel("Relapsed patients with a metastasis there (%)")
-    ax.set_title("Distant metastatic sites by subtype")
-    if subtypes:
-        ax.legend(fontsize="small")
+    ax.set_ylim(0.0, max(top, 1.0) * 1.18)
+    ax.set_xlim(-0.6, len(organs) - 0.4)
+    ax.set_xlabel(_wrap("Metastatic site (organ). A patient counts once in every organ she has, so a subtype's "
+                        "bars add up to more than 100%; numbers on the bars are %.", 110), fontsize="small")
+    ax.set_ylabel("% of relapsed patients of the subtype")
+    ax.legend(fontsize="small", loc="upper right")
     ax.grid(axis="y", alpha=0.3)
     return ax.figure
 
 
-def plot_funnel(funnel: pd.DataFrame, ax: Axes | None = None) -> Figure:
-    """Horizontal bars of the cascade (count per stage, summed over the cohort) on a log scale, labelled."""
+# ----- cascade funnel ----------------------------------------------------------------------------
+
+FUNNEL_LAYOUT = (
+    # stage, parent it is a branch of (None: a step of the cascade), label
+    ("shed", None, "shed by the tumour"),
+    ("entered_lymph", "shed", "entered lymph (to the axillary nodes)"),
+    ("entered_blood", None, "entered blood"),
+    ("survived_circulation", None, "survived circulation"),
+    ("arrested", None, "arrested in a distant organ"),
+    ("extravasated", None, "extravasated"),
+    ("dormant", "extravasated", "dormant solitary cells"),
+    ("micrometastases", "extravasated", "micrometastases"),
+    ("colonies", None, "colonies (escaped extinction)"),
+    ("detected", None, "detected metastases"),
+)
+"""The funnel as drawn: steps of the cascade (each a subset of the step above) and branches
+(one fate among others of the stage they hang from, not a further step). A step whose count is
+the step above's (every unit surviving circulation arrests in an organ) is drawn once."""
+SAME_AS_ABOVE = {"arrested": "survived_circulation"}
+"""Steps that may repeat the one above; when the counts are equal they share one bar."""
+LESION_STAGES = frozenset({"colonies", "detected"})
+"""Stages counted as lesions rather than disseminated units."""
+
+
+def _funnel_rows(summary: pd.DataFrame) -> list[tuple[str, str | None, str, int]]:
+    """(stage, parent, label, count) in drawing order, one stage shown once."""
+    counts = dict(zip(summary["stage"], summary["count"].astype(int), strict=True))
+    rows: list[tuple[str, str | None, str, int]] = []
+    known = {s for s, _, _ in FUNNEL_LAYOUT}
+    for stage, parent, label in FUNNEL_LAYOUT:
+        if stage not in counts:
+            continue
+        twin = SAME_AS_ABOVE.get(stage)
+        if twin in counts and counts[twin] == counts[stage] and rows and rows[-1][0] == twin:
+            rows[-1] = (rows[-1][0], None, f"{rows[-1][2]}, then {label}", counts[stage])
+            continue
+        rows.append((stage, parent, label, counts[stage]))
+    rows += [(s, None, s.replace("_", " "), counts[s]) for s in summary["stage"] if s not in known]
+    return rows
+
+
+def plot_funnel(funnel: pd.DataFrame, ax: Axes | None = None, *, patients: int | None = None) -> Figure:
+    """The metastatic cascade as horizontal bars (log scale), summed over the cohort, labelled.
+
+    Steps of the cascade are solid bars, each a subset of the one above; dormant solitary cells
+    and micrometastases are drawn as branches of the extravasated units (hatched, with their share
+    of them), and the lymphatic route as a branch of the units shed; a stage equal to the one
+    above (every unit that survives circulation arrests in an organ) is drawn once. Counts are
+    disseminated units (a CTC cluster counts once) up to micrometastases, lesions from colonies
+    on. ``patients``: cohort size for the title.
+    """
     ax = _axes(ax, FUNNEL_SIZE_IN)
     summary = summarise_funnel(funnel)
-    y = np.arange(len(summary))
-    counts = summary["count"].to_numpy(dtype=float)
-    ax.barh(y, np.where(counts > 0, counts, np.nan), color="#4c72b0")
+    who = f"{patients:,} patients" if patients is not None else "the cohort"
+    ax.set_title(f"Metastatic cascade funnel, summed over {who}", fontsize="medium")
+    if int(summary["count"].to_numpy().max(initial=0)) == 0:
+        _empty(ax, "nothing was shed: the funnel is empty")
+        return ax.figure
+    rows = _funnel_rows(summary)
+    counts = dict(zip(summary["stage"], summary["count"].astype(int), strict=True))
+    shed = counts.get("shed", 0)
+    y = np.arange(len(rows))
+    c = np.array([r[3] for r in rows], dtype=float)
+    branch = np.array([r[1] is not None for r in rows])
+    bars = np.where(c > 0, c, np.nan)
+    ax.barh(y[~branch], bars[~branch], color=TRUNK_COLOUR, height=0.75)
+    ax.barh(y[branch], bars[branch], color=BRANCH_COLOUR, height=0.55, hatch="///", edgecolor="white", linewidth=0)
     ax.set_xscale("log")
-    top = max(float(counts.max(initial=0.0)), 1.0)
+    top = max(float(c.max(initial=0.0)), 1.0)
     ax.set_xlim(FUNNEL_FLOOR, top * FUNNEL_HEADROOM)
-    for yi, (c, f) in enumerate(zip(summary["count"], summary["fraction_of_shed"], strict=True)):
-        share = "" if math.isnan(f) or yi == 0 else f"  ({f:.2g} of shed)"
-        ax.text(max(c, FUNNEL_FLOOR) * 1.15, yi, f"{c:,}{share}", va="center", fontsize="small")
-    ax.set_yticks(y, [s.replace("_", " ") for s in summary["stage"]])
+    for yi, (stage, parent, _, count) in enumerate(rows):
+        if parent is not None:
+            base = counts.get(parent, 0)
+            share = f"  ({count / base:.2g} of {parent.replace('_', ' ')})" if base > 0 else ""
+        else:
+            share = f"  ({count / shed:.2g} of shed)" if shed > 0 and stage != "shed" else ""
+        ax.text(max(count, FUNNEL_FLOOR) * 1.15, yi, f"{count:,}{share}", va="center", fontsize="small")
+    ax.set_yticks(y, [("   ↳ " if r[1] is not None else "") + r[2] for r in rows], fontsize="small")
     ax.invert_yaxis()
-    ax.set_xlabel("Count summed over the cohort (cells or lesions, log scale)")
-    ax.set_title("Metastatic cascade funnel")
+    ax.set_xlabel(_wrap("Count summed over the cohort, log scale: disseminated units (a CTC cluster counts once) "
+                        "up to micrometastases; colonies and detected metastases are lesions", 100), fontsize="small")
+    ax.legend(handles=[Patch(color=TRUNK_COLOUR, label="step of the cascade (subset of the step above)"),
+                       Patch(facecolor=BRANCH_COLOUR, hatch="///", edgecolor="white",
+                             label="branch: one fate of the stage it hangs from, not a further step")],
+              fontsize="x-small", loc="lower right")
     ax.grid(axis="x", alpha=0.3)
     return ax.figure
+
+
+# ----- run figures -------------------------------------------------------------------------------
 
 
 def render_figures(tables: Mapping[str, pd.DataFrame]) -> dict[str, Figure]:
@@ -134,7 +397,7 @@ def render_figures(tables: Mapping[str, pd.DataFrame]) -> dict[str, Figure]:
         "km_dmfs.png": plot_km(patients, "dmfs"),
         "km_os.png": plot_km(patients, "os"),
         "sites.png": plot_sites(patients),
-        "funnel.png": plot_funnel(funnel),
+        "funnel.png": plot_funnel(funnel, patients=len(patients)),
     }
 
 

@@ -46,6 +46,9 @@ PARQUET_OPTIONS: dict[str, Any] = {
     "data_page_version": "1.0",
 }
 """Pinned writer settings: with the fixed row groups, what makes the Parquet files byte-reproducible."""
+BYTES_PER_PATIENT = 400
+"""Disk a run needs per patient, parts and final files together (measured about 200 on the
+default scenario; twice that as a margin), checked before a run starts."""
 FORMAT_NAME = "seedsoil-result"
 FORMAT_VERSION = 1
 
@@ -165,6 +168,7 @@ class RunFolder:
     def __init__(self, out: Path, identity: RunIdentity):
         self.out, self.identity = Path(out), identity
         self.work = self.out / WORK_DIR
+        self.created = False  # whether opening this run created the folder
 
     # -- opening -------------------------------------------------------------------------------
     @classmethod
@@ -174,6 +178,7 @@ class RunFolder:
         out = Path(out)
         if out.exists() and not out.is_dir():
             raise NotADirectoryError(20, "exists and is not a folder", str(out))
+        created = not out.exists()
         out.mkdir(parents=True, exist_ok=True)
         probe = out / f"{TMP_PREFIX}{os.getpid()}-probe"
         try:
@@ -183,7 +188,13 @@ class RunFolder:
                 os.fsync(f.fileno())
         finally:
             probe.unlink(missing_ok=True)
+        need = identity.patients * BYTES_PER_PATIENT
+        free = shutil.disk_usage(out).free
+        if free < need:
+            raise OSError(28, f"about {need / 2**20:,.0f} MiB needed for {identity.patients:,} patients, "
+                              f"{free / 2**20:,.0f} MiB free", str(out))
         folder = cls(out, identity)
+        folder.created = created
         remove_stale_temporaries(out)
         remove_stale_temporaries(folder.work)
         ours = [n for n in RUN_FILES if (out / n).exists()]
@@ -261,8 +272,11 @@ class RunFolder:
         return total
 
     def abandon(self) -> None:
-        """Remove this run's work folder (a run the model refused); a finished run there stays."""
+        """Remove this run's work folder (a run the model refused), and the folder itself if this
+        run created it and it is empty; a finished run there stays."""
         shutil.rmtree(self.work, ignore_errors=True)
+        if self.created and not any(self.out.iterdir()):
+            self.out.rmdir()
 
     # -- finishing -------------------------------------------------------------------------------
     def merge_parts(self, n_chunks: int) -> None:

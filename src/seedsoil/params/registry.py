@@ -2,13 +2,16 @@
 
 The defaults ship as CSV files in ``seedsoil/params/data``; a :class:`ParameterSet` is an
 immutable mapping from dotted names (``organ.liver.extravasation_ease``) to float values
-that also keeps each value's metadata.
+that also keeps each value's metadata. A parameter the model uses as a count (``nodes.count``)
+is marked ``yes`` in the optional ``integer`` column; an override of it must be a whole number.
 
 >>> p = default_parameters()
 >>> p["circulation.ctc_half_life_h"]
 1.5
 >>> p.meta("circulation.ctc_half_life_h").unit
 'hour'
+>>> "nodes.count" in p.integers
+True
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from functools import lru_cache
 from importlib import resources
 
 CONFIDENCE_LEVELS = ("verified", "recalled", "estimated", "calibrated")
+INTEGER_FLAGS = {"yes": True, "no": False, "": False}
+"""Values of the optional ``integer`` column of the data files (absent or empty: not an integer)."""
 DATA_FILES = ("parameters.csv", "organs.csv", "subtypes.csv", "assay.csv")
 
 
@@ -39,7 +44,8 @@ class ParameterError(ValueError):
 
 @dataclass(frozen=True)
 class Parameter:
-    """One model parameter with its provenance; ``minimum``/``maximum`` bound the value."""
+    """One model parameter with its provenance; ``minimum``/``maximum`` bound the value and
+    ``integer`` says that it is a count (only whole numbers are allowed)."""
 
     name: str
     value: float
@@ -49,18 +55,25 @@ class Parameter:
     source: str
     confidence: str
     description: str
+    integer: bool = False
+
+    def allowed(self) -> str:
+        """What this parameter allows, as said in error messages: "a number in [1, 60] nodes"."""
+        kind = "a whole number" if self.integer else "a number"
+        return f"{kind} in [{self.minimum:g}, {self.maximum:g}] {self.unit}"
 
     def check(self, value: object) -> float:
         """Return ``value`` as float if allowed for this parameter, else raise ParameterError."""
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ParameterError(self.name, value, f"must be a number in [{self.minimum:g}, {self.maximum:g}] {self.unit}")
+            raise ParameterError(self.name, value, f"must be {self.allowed()}")
         try:
             v = float(value)
         except OverflowError:  # an integer too large for a float (hundreds of digits)
             raise ParameterError(self.name, f"{str(value)[:12]}... ({len(str(value))} digits)",
                                  f"must be in [{self.minimum:g}, {self.maximum:g}] {self.unit}") from None
-        if not math.isfinite(v) or not (self.minimum <= v <= self.maximum):
-            raise ParameterError(self.name, value, f"must be in [{self.minimum:g}, {self.maximum:g}] {self.unit}")
+        if not math.isfinite(v) or not (self.minimum <= v <= self.maximum) or (self.integer and not v.is_integer()):
+            raise ParameterError(self.name, value, f"must be {self.allowed()}" if self.integer
+                                 else f"must be in [{self.minimum:g}, {self.maximum:g}] {self.unit}")
         return v
 
 
@@ -106,14 +119,34 @@ class ParameterSet(Mapping[str, float]):
     def records(self) -> list[Parameter]:
         return list(self._p.values())
 
-    def with_overrides(self, overrides: Mapping[str, object]) -> ParameterSet:
-        """A copy with some values replaced; each name must exist and each value be in range."""
-        new = dict(self._p)
+    @property
+    def integers(self) -> frozenset[str]:
+        """Names of the parameters that are counts (the ``integer`` column): whole numbers only."""
+        return frozenset(k for k, p in self._p.items() if p.integer)
+
+    def check_overrides(self, overrides: Mapping[str, object]) -> tuple[dict[str, float], list[ParameterError]]:
+        """Check every override: the allowed ones as floats, and one error for each other one,
+        in the order given (so that a scenario can report all its mistakes at once)."""
+        good: dict[str, float] = {}
+        errors: list[ParameterError] = []
         for name, value in overrides.items():
-            if name not in self._p:
-                raise ParameterError(name, value, self.unknown(name))
-            rec = self._p[name]
-            new[name] = replace(rec, value=rec.check(value))
+            try:
+                if name not in self._p:
+                    raise ParameterError(name, value, self.unknown(name))
+                good[name] = self._p[name].check(value)
+            except ParameterError as err:
+                errors.append(err)
+        return good, errors
+
+    def with_overrides(self, overrides: Mapping[str, object]) -> ParameterSet:
+        """A copy with some values replaced; each name must exist and each value be in range
+        (else the first problem is raised as a :class:`ParameterError`)."""
+        good, errors = self.check_overrides(overrides)
+        if errors:
+            raise errors[0]
+        new = dict(self._p)
+        for name, value in good.items():
+            new[name] = replace(new[name], value=value)
         return ParameterSet(new)
 
     def group(self, prefix: str) -> dict[str, float]:
@@ -149,14 +182,24 @@ def _read_csv(text: str, origin: str) -> dict[str, Parameter]:
             source=row["source"],
             confidence=row["confidence"],
             description=row["description"],
+            integer=_integer_flag(row.get("integer"), origin, row["name"]),
         )
         if p.confidence not in CONFIDENCE_LEVELS:
             raise ValueError(f"{origin}: {p.name}: confidence {p.confidence!r} not in {CONFIDENCE_LEVELS}")
+        if p.integer and not all(float(x).is_integer() for x in (p.minimum, p.maximum)):
+            raise ValueError(f"{origin}: {p.name}: an integer parameter needs whole-number bounds")
         p.check(p.value)
         if p.name in out:
             raise ValueError(f"{origin}: duplicate parameter {p.name}")
         out[p.name] = p
     return out
+
+
+def _integer_flag(text: str | None, origin: str, name: str) -> bool:
+    flag = (text or "").strip().lower()
+    if flag not in INTEGER_FLAGS:
+        raise ValueError(f"{origin}: {name}: integer {text!r} not in {tuple(k for k in INTEGER_FLAGS if k)} or empty")
+    return INTEGER_FLAGS[flag]
 
 
 @lru_cache(maxsize=1)
