@@ -14,6 +14,7 @@ drawn is thinned to what a figure can show).
 
 from __future__ import annotations
 
+import math
 import os
 import textwrap
 from collections.abc import Mapping
@@ -38,8 +39,12 @@ SITES_SIZE_IN = (9.5, 5.2)
 FUNNEL_SIZE_IN = (9.0, 5.0)
 GROUP_WIDTH = 0.8
 """Share of one organ's slot on the x axis taken by its group of bars."""
-FUNNEL_HEADROOM = 60.0
+FUNNEL_HEADROOM = 150.0
 """Factor above the largest count left free on the log axis for the labels."""
+FUNNEL_TITLE_PAD = 30.0
+"""Points between the funnel's axes and its title, for the legend between them."""
+FUNNEL_LABEL_CHARS = 34
+"""Stage labels wrap at this many characters."""
 FUNNEL_FLOOR = 0.5
 """Left edge of the log axis, below a count of 1 so single cells still show a bar."""
 CURVE_POINTS = 2000
@@ -47,6 +52,11 @@ CURVE_POINTS = 2000
 than the figure's pixels), so a million patients draw as fast as a thousand."""
 CENSOR_MARKS = 200
 """Most censoring ticks drawn per curve (evenly spread over the distinct censoring times)."""
+KM_X_MARGIN = 0.03
+"""Room left and right of the follow-up on the time axis (share of it), for the at-risk numbers."""
+KM_ZOOM_ABOVE = 0.5
+"""When every confidence band stays above this, the survival axis starts just below the lowest
+band instead of at 0 (the axis label says where it starts)."""
 CENSOR_STYLE = {"marker": "|", "ms": 6, "mew": 0.9, "ls": "none"}
 BAND_ALPHA = 0.15
 CONFIDENCE = 0.95
@@ -175,6 +185,15 @@ def _at_risk_table(tab: Axes, fits: Mapping[object, KaplanMeierFitter], ticks: n
     tab.set_xlabel(note, fontsize="x-small", color=NOTE_COLOUR, loc="left")
 
 
+def _y_floor(lows: list[float]) -> float:
+    """Lower end of the survival axis: 0, or a tenth below every band when all curves stay high
+    (at least :data:`KM_ZOOM_ABOVE`), so that curves near 1 can be told apart."""
+    low = min(lows, default=0.0)
+    if not math.isfinite(low) or low < KM_ZOOM_ABOVE:
+        return 0.0
+    return max(math.floor(low * 10.0 - 1e-9) / 10.0 - 0.1, 0.0)
+
+
 def plot_km(patients: pd.DataFrame, endpoint: str = "os", ax: Axes | None = None) -> Figure:
     """Kaplan–Meier curves of an endpoint ('os', 'dmfs', 'dfs') by subtype, in years.
 
@@ -222,24 +241,30 @@ def plot_km(patients: pd.DataFrame, endpoint: str = "os", ax: Axes | None = None
         return ax.figure
 
     t_max = max(float(np.max(kmf.durations, initial=0.0)) for kmf in fits.values())
+    lows = []
     for i, (group, kmf) in enumerate(fits.items()):
         colour = _colour(group, i)
         t, s, lo, hi = _on_grid(kmf, t_max)
+        lows.append(float(np.nanmin(lo, initial=1.0)))
         ax.fill_between(t, lo, hi, step="post", color=colour, alpha=BAND_ALPHA, linewidth=0)
         n, events = len(kmf.durations), int(np.sum(kmf.event_observed))
         ax.step(t, s, where="post", color=colour, lw=1.5, label=f"{group} (n = {n:,}, events = {events:,})")
         ct, cs = _censor_marks(kmf)
         ax.plot(ct, cs, color=colour, **CENSOR_STYLE)
-    ax.set_ylim(0.0, 1.02)
-    ax.set_xlim(0.0, t_max * 1.02 if t_max > 0 else 1.0)
+    floor = _y_floor(lows)
+    ax.set_ylim(floor, 1.02)
+    if floor > 0:
+        ax.set_ylabel(f"{label} (probability;\naxis starts at {floor:.1f})")
+    span = t_max if t_max > 0 else 1.0
+    ax.set_xlim(-KM_X_MARGIN * span, span * (1 + KM_X_MARGIN))
     ax.legend(loc="lower left", fontsize="small", title="subtype", title_fontsize="small")
     ax.grid(alpha=0.3)
-    ticks = np.array([x for x in ax.get_xticks() if 0.0 <= x <= ax.get_xlim()[1]])
+    ticks = np.array([x for x in ax.get_xticks() if 0.0 <= x <= span * (1 + KM_X_MARGIN)])
     note = (f"Shaded: {CONFIDENCE:.0%} confidence band (exponential Greenwood). | = censored "
-            "(alive and event-free at that time, mostly at the end of follow-up).")
+            "(alive and event-free at that time; most at the end of follow-up).")
     if n_no_time:
         note += f" {n_no_time:,} patient{'s' * (n_no_time != 1)} without a time left out."
-    _at_risk_table(tab, fits, ticks, note)
+    _at_risk_table(tab, fits, ticks, _wrap(note, 125))
     return ax.figure
 
 
@@ -303,14 +328,14 @@ def plot_sites(patients: pd.DataFrame, ax: Axes | None = None, *, sites_col: str
 FUNNEL_LAYOUT = (
     # stage, parent it is a branch of (None: a step of the cascade), label
     ("shed", None, "shed by the tumour"),
-    ("entered_lymph", "shed", "entered lymph (to the axillary nodes)"),
+    ("entered_lymph", "shed", "entered lymph (to axillary nodes)"),
     ("entered_blood", None, "entered blood"),
     ("survived_circulation", None, "survived circulation"),
     ("arrested", None, "arrested in a distant organ"),
     ("extravasated", None, "extravasated"),
     ("dormant", "extravasated", "dormant solitary cells"),
     ("micrometastases", "extravasated", "micrometastases"),
-    ("colonies", None, "colonies (escaped extinction)"),
+    ("colonies", None, "colonies (from micrometastases or awakened dormant cells)"),
     ("detected", None, "detected metastases"),
 )
 """The funnel as drawn: steps of the cascade (each a subset of the step above) and branches
@@ -352,7 +377,7 @@ def plot_funnel(funnel: pd.DataFrame, ax: Axes | None = None, *, patients: int |
     ax = _axes(ax, FUNNEL_SIZE_IN)
     summary = summarise_funnel(funnel)
     who = f"{patients:,} patients" if patients is not None else "the cohort"
-    ax.set_title(f"Metastatic cascade funnel, summed over {who}", fontsize="medium")
+    ax.set_title(f"Metastatic cascade funnel, summed over {who}", fontsize="medium", pad=FUNNEL_TITLE_PAD)
     if int(summary["count"].to_numpy().max(initial=0)) == 0:
         _empty(ax, "nothing was shed: the funnel is empty")
         return ax.figure
@@ -375,14 +400,15 @@ def plot_funnel(funnel: pd.DataFrame, ax: Axes | None = None, *, patients: int |
         else:
             share = f"  ({count / shed:.2g} of shed)" if shed > 0 and stage != "shed" else ""
         ax.text(max(count, FUNNEL_FLOOR) * 1.15, yi, f"{count:,}{share}", va="center", fontsize="small")
-    ax.set_yticks(y, [("   ↳ " if r[1] is not None else "") + r[2] for r in rows], fontsize="small")
+    ax.set_yticks(y, [("↳ " if r[1] is not None else "") + _wrap(r[2], FUNNEL_LABEL_CHARS) for r in rows],
+                  fontsize="small")
     ax.invert_yaxis()
     ax.set_xlabel(_wrap("Count summed over the cohort, log scale: disseminated units (a CTC cluster counts once) "
-                        "up to micrometastases; colonies and detected metastases are lesions", 100), fontsize="small")
-    ax.legend(handles=[Patch(color=TRUNK_COLOUR, label="step of the cascade (subset of the step above)"),
+                        "up to micrometastases; colonies and detected metastases are lesions", 80), fontsize="small")
+    ax.legend(handles=[Patch(color=TRUNK_COLOUR, label="step of the cascade (a subset of the step above)"),
                        Patch(facecolor=BRANCH_COLOUR, hatch="///", edgecolor="white",
-                             label="branch: one fate of the stage it hangs from, not a further step")],
-              fontsize="x-small", loc="lower right")
+                             label="branch (↳): one fate of the stage above it, not a further step")],
+              fontsize="x-small", loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=1, frameon=False)
     ax.grid(axis="x", alpha=0.3)
     return ax.figure
 
