@@ -1,12 +1,15 @@
-"""The parameter registry: shipped data is complete and consistent, matches the shared
-reference data, and overrides are validated."""
+"""The parameter registry: shipped data is complete and consistent, matches the published
+reference data shipped in the package (src/seedsoil/reference/, copied from the project's
+shared reference data with its sources), and overrides are validated."""
 
 from __future__ import annotations
 
 import csv
 import doctest
 import math
+import tomllib
 from collections import defaultdict
+from importlib.resources import files
 from pathlib import Path
 
 import pytest
@@ -15,7 +18,9 @@ from seedsoil.params import ParameterError, ParameterSet, default_parameters
 from seedsoil.params import registry
 from seedsoil.params.registry import CONFIDENCE_LEVELS
 
-REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "reference"
+REFERENCE = files("seedsoil") / "reference"
+"""The package's copy of the reference rows these tests check (never skipped: it ships with seedsoil)."""
+PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
 
 P = default_parameters()
 NAMES = sorted(P)
@@ -70,15 +75,24 @@ def test_group_returns_values_under_a_prefix():
     assert vdt["her2"] == P["growth.vdt_days.her2"]
 
 
-# --- agreement with ../shared/reference -------------------------------------------------
+# --- agreement with the reference data shipped in seedsoil/reference ---------------------
 
 
 def _reference(fname: str) -> list[dict[str, str]]:
     path = REFERENCE / fname
-    if not path.is_file():
-        pytest.skip(f"shared reference data not available ({path})")
+    assert path.is_file(), f"reference data {fname} missing from the package (src/seedsoil/reference/)"
     with path.open(encoding="utf-8", newline="") as fh:
-        return list(csv.DictReader(fh))
+        rows = list(csv.DictReader(fh))
+    assert rows and all(r["source"].strip() for r in rows), f"{fname}: every row must name its source"
+    return rows
+
+
+def test_reference_data_is_package_data():
+    """The copy travels with the package (wheel and sdist), not only with this checkout."""
+    data = tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))
+    assert "reference/*.csv" in data["tool"]["setuptools"]["package-data"]["seedsoil"]
+    for fname in ("growth_and_staging.csv", "cascade_efficiency.csv"):
+        assert (REFERENCE / fname).is_file(), fname
 
 
 def _ref_value(rows: list[dict[str, str]], key: str, group: str, quantity: str) -> str:

@@ -9,6 +9,27 @@ True
 
 The numbers come from :mod:`seedsoil.engine.assay` (which documents the model); this module
 adds the published reference values, a table, a funnel figure and files.
+
+**JSON** (``seedsoil assay --json`` prints :meth:`AssayResult.to_json`): one object keyed by
+observation day as a short string (``"1"``, ``"13"``, ``"0.5"``). Each day holds:
+
+* one entry per stage of :data:`~seedsoil.engine.assay.STAGES` (``injected``,
+  ``alive_in_circulation``, ``arrested``, ``extravasated``, ``dead``, ``dormant_solitary``,
+  ``micrometastases``, ``macrometastases``), each ``{"count": int, "fraction": float | null}``:
+  units in the stage that day (cells, or clusters when injected as clusters) and their share of
+  that day's ``injected`` units (``null`` when none has entered yet; for ``orthotopic``,
+  ``injected`` counts the units the primary has shed into the blood by that day).
+  ``injected = alive_in_circulation + arrested + extravasated + dead``; dormant solitary cells,
+  micro- and macrometastases are among the extravasated;
+* ``arrested_by_organ`` and ``macrometastases_by_organ``: ``{organ: int}`` units alive in a
+  vessel of, and macroscopic metastases in, each organ (organs with none are left out);
+* ``primary_cells`` (``orthotopic`` only): cells in the fat-pad primary that day (float).
+
+``assay.json`` (:meth:`AssayResult.save`) holds :meth:`AssayResult.summary`: ``assay``,
+``cells``, ``cluster_size``, ``units``, ``cells_per_unit``, ``seed``, ``observe_days``,
+``parameter_digest``, ``references`` (a list of ``{"day", "stage", "reference", "model",
+"source"}``: published fractions beside the model's), ``metastatic_potential`` and
+``human_dissemination_efficiency`` when they were computed, and the object above as ``funnel``.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from rich.text import Text
 
 from seedsoil._version import __version__
 from seedsoil.params import ParameterError, default_parameters
-from seedsoil.scenario import ScenarioError, builtin_names, load_scenario
+from seedsoil.scenario import ScenarioError, builtin_names, load_builtin, load_scenario
 
 EXIT_OUTPUT_ERROR = 1
 EXIT_USAGE_ERROR = 2
@@ -51,8 +51,14 @@ def _console(stderr: bool = False) -> Console:
 
 def _fail(message: str, code: int = EXIT_USAGE_ERROR) -> NoReturn:
     """Print one ``error:`` line to stderr and exit with ``code``."""
-    typer.echo(f"error: {' '.join(str(message).split())}", err=True)
+    for line in str(message).splitlines() or [""]:
+        typer.echo(f"error: {' '.join(line.split())}", err=True)
     raise typer.Exit(code)
+
+
+def _warn(message: str) -> None:
+    """Print one ``warning: ...`` line to stderr."""
+    typer.echo(f"warning: {' '.join(str(message).split())}", err=True)
 
 
 def _version(value: bool) -> None:
@@ -139,7 +145,7 @@ def run(
     if resume and overwrite:
         _fail("--resume and --overwrite exclude each other: resume keeps the run in OUT, overwrite replaces it")
     try:
-        scenario_obj, _params = load_scenario(scenario)
+        scenario_obj, _params = load_scenario(scenario, on_warning=_warn)
     except (ScenarioError, ParameterError) as err:
         _fail(str(err))
     from seedsoil.engine import engine_names
@@ -249,7 +255,7 @@ def scenarios() -> None:
     table.add_column("engine")
     table.add_column("description")
     for name in builtin_names():
-        sc, _ = load_scenario(name)
+        sc, _ = load_builtin(name)
         table.add_row(name, sc.engine, Text(sc.description))
     _console().print(table)
 

@@ -35,7 +35,11 @@ DPI = 120
 KM_SIZE_IN = (7.5, 4.6)
 """Width and height of the Kaplan–Meier panel; the numbers-at-risk table adds a row per group."""
 AT_RISK_ROW_IN = 0.2
-SITES_SIZE_IN = (9.5, 5.2)
+AT_RISK_LABEL_PAD = 14.0
+"""Points between a group's name and its first number at risk (centred on time 0)."""
+SITES_SIZE_IN = (9.5, 5.4)
+SITES_TITLE_PAD = 22.0
+"""Points between the sites axes and their title, for the legend between them."""
 FUNNEL_SIZE_IN = (9.0, 5.0)
 GROUP_WIDTH = 0.8
 """Share of one organ's slot on the x axis taken by its group of bars."""
@@ -52,7 +56,7 @@ CURVE_POINTS = 2000
 than the figure's pixels), so a million patients draw as fast as a thousand."""
 CENSOR_MARKS = 200
 """Most censoring ticks drawn per curve (evenly spread over the distinct censoring times)."""
-KM_X_MARGIN = 0.03
+KM_X_MARGIN = 0.04
 """Room left and right of the follow-up on the time axis (share of it), for the at-risk numbers."""
 KM_ZOOM_ABOVE = 0.5
 """When every confidence band stays above this, the survival axis starts just below the lowest
@@ -179,6 +183,7 @@ def _at_risk_table(tab: Axes, fits: Mapping[object, KaplanMeierFitter], ticks: n
     for i, label in enumerate(tab.get_yticklabels()):
         label.set_color(_colour(names[i], i))
     tab.tick_params(axis="both", which="both", length=0, labelbottom=False, bottom=False)
+    tab.tick_params(axis="y", pad=AT_RISK_LABEL_PAD)
     for side in ("top", "right", "bottom", "left"):
         tab.spines[side].set_visible(False)
     tab.set_title("Number at risk", loc="left", fontsize="small")
@@ -231,7 +236,8 @@ def plot_km(patients: pd.DataFrame, endpoint: str = "os", ax: Axes | None = None
     else:
         n_rows = max(len(fits), 1)
         tab = ax.inset_axes((0.0, -0.3 - 0.08 * n_rows, 1.0, 0.08 * n_rows), sharex=ax)
-    ax.set_title(f"{label} by subtype (Kaplan–Meier)\nEvent: {EVENT_TEXT[endpoint]}; {stage_iv}", fontsize="medium")
+    ax.set_title(f"{label} by subtype (Kaplan–Meier)\n" + _wrap(f"Event: {EVENT_TEXT[endpoint]}; {stage_iv}", 85),
+                 fontsize="medium")
     ax.set_ylabel(f"{label} (probability)")
     ax.set_xlabel("Time since diagnosis (years)")
     if not fits:
@@ -318,7 +324,9 @@ def plot_sites(patients: pd.DataFrame, ax: Axes | None = None, *, sites_col: str
     ax.set_xlabel(_wrap("Metastatic site (organ). A patient counts once in every organ she has, so a subtype's "
                         "bars add up to more than 100%; numbers on the bars are %.", 110), fontsize="small")
     ax.set_ylabel("% of relapsed patients of the subtype")
-    ax.legend(fontsize="small", loc="upper right")
+    ax.legend(fontsize="small", loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=min(len(subtypes), 4),
+              frameon=False, handlelength=1.0, columnspacing=1.2)
+    ax.set_title(ax.get_title(), fontsize="medium", pad=SITES_TITLE_PAD)
     ax.grid(axis="y", alpha=0.3)
     return ax.figure
 
@@ -377,10 +385,12 @@ def plot_funnel(funnel: pd.DataFrame, ax: Axes | None = None, *, patients: int |
     ax = _axes(ax, FUNNEL_SIZE_IN)
     summary = summarise_funnel(funnel)
     who = f"{patients:,} patients" if patients is not None else "the cohort"
-    ax.set_title(f"Metastatic cascade funnel, summed over {who}", fontsize="medium", pad=FUNNEL_TITLE_PAD)
+    title = f"Metastatic cascade funnel, summed over {who}"
     if int(summary["count"].to_numpy().max(initial=0)) == 0:
+        ax.set_title(title, fontsize="medium")
         _empty(ax, "nothing was shed: the funnel is empty")
         return ax.figure
+    ax.set_title(title, fontsize="medium", pad=FUNNEL_TITLE_PAD)
     rows = _funnel_rows(summary)
     counts = dict(zip(summary["stage"], summary["count"].astype(int), strict=True))
     shed = counts.get("shed", 0)

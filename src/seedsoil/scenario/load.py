@@ -386,7 +386,8 @@ def load_builtin(name: str) -> tuple[Scenario, ParameterSet]:
     """Load a built-in scenario by name, whatever files are in the current folder."""
     source = f"<built-in scenario {name}>"
     if name not in BUILTIN:
-        raise ScenarioError(source, "", _MISSING, f"no such built-in scenario (built-in scenarios: {', '.join(BUILTIN)})")
+        raise ScenarioError(source, "", _MISSING,
+                            f"no such built-in scenario (built-in scenarios: {', '.join(BUILTIN)})")
     text = (resources.files("seedsoil.scenario") / "builtin" / f"{name}.toml").read_text(encoding="utf-8")
     return scenario_from_dict(_parse(text, source), source)
 
