@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -193,15 +192,15 @@ class AssayResult:
 
     def save(self, out: str | Path) -> Path:
         """Write assay_funnel.png and assay.json into ``out`` (created if needed); return the folder."""
+        from seedsoil.interfaces.store import atomic_write, remove_stale_temporaries
+
         folder = Path(out)
         folder.mkdir(parents=True, exist_ok=True)
-        tmp_json = folder / f".{JSON_FILE}.tmp"
-        tmp_png = folder / f".{FIGURE_FILE}.tmp"
-        tmp_json.write_text(json.dumps(self.summary(), indent=2, allow_nan=False, default=_json_default) + "\n",
-                            encoding="utf-8")
-        self.plot().savefig(tmp_png, format="png", metadata=PNG_METADATA)
-        os.replace(tmp_json, folder / JSON_FILE)
-        os.replace(tmp_png, folder / FIGURE_FILE)
+        remove_stale_temporaries(folder)
+        text = json.dumps(self.summary(), indent=2, allow_nan=False, default=_json_default) + "\n"
+        fig = self.plot()
+        atomic_write(folder / FIGURE_FILE, lambda p: fig.savefig(p, format="png", metadata=PNG_METADATA))
+        atomic_write(folder / JSON_FILE, lambda p: p.write_text(text, encoding="utf-8"))
         return folder
 
 
