@@ -118,8 +118,9 @@ def run(
     patients: Annotated[str, typer.Option("--patients", "-n", metavar="N",
                                           help="Number of patients in the cohort, e.g. 10000 or 1e6.")]
     = str(DEFAULT_PATIENTS),
-    seed: Annotated[int, typer.Option("--seed", "-s", min=0, help="Master random seed (same seed, same result).")]
-    = DEFAULT_SEED,
+    seed: Annotated[str, typer.Option("--seed", "-s", metavar="S", help="Master random seed, a whole number >= 0 "
+                                                                        "(same seed, same result).")]
+    = str(DEFAULT_SEED),
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder for tables, figures and manifest.")]
     = DEFAULT_OUT,
     engine: Annotated[str | None, typer.Option(help="Engine (see `seedsoil engines`); default: the scenario's.")]
@@ -140,6 +141,7 @@ def run(
     import signal
 
     n = _parse_count(patients, "--patients", maximum=MAX_PATIENTS)
+    seed = _parse_count(seed, "--seed", minimum=0)
     k = None if workers is None else _parse_count(workers, "--workers")
     chunk = None if chunk_patients is None else _parse_count(chunk_patients, "--chunk-patients")
     if resume and overwrite:
@@ -402,6 +404,36 @@ def _print_assay(result, console: Console, out: Path | None) -> None:
         console.print(f"funnel figure and assay.json written to [bold]{Path(out).resolve()}[/bold]")
 
 
+def _click_errors() -> tuple[tuple[type, ...], tuple[type, ...]]:
+    """Click's UsageError and Abort classes: typer >= 0.2x ships its own copy of click, older
+    typer uses the click package; catch both."""
+    usage, abort = [], []
+    for name in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            mod = __import__(name, fromlist=["UsageError"])
+        except ImportError:
+            continue
+        usage.append(mod.UsageError)
+        if hasattr(mod, "Abort"):
+            abort.append(mod.Abort)
+    return tuple(usage), tuple(abort) + (typer.Abort,)
+
+
 def main() -> None:
-    """Console-script entry point (``seedsoil``)."""
-    app()
+    """Console-script entry point (``seedsoil``): usage errors (a bad option value, an unknown
+    option or command) are one ``error:`` line with exit status 2, like scenario errors."""
+    usage_errors, aborts = _click_errors()
+    if len(sys.argv) <= 1:
+        app()  # no arguments: the help page
+        return
+    try:
+        code = app(standalone_mode=False)
+    except usage_errors as err:
+        hint = f" (see `seedsoil {err.ctx.command_path.split(' ', 1)[1]} --help`)" if err.ctx and " " in \
+            err.ctx.command_path else " (see `seedsoil --help`)"
+        typer.echo(f"error: {' '.join(err.format_message().split())}{hint}", err=True)
+        sys.exit(EXIT_USAGE_ERROR)
+    except aborts:
+        typer.echo("error: interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    sys.exit(code if isinstance(code, int) else 0)
