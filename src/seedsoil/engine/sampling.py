@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
 
 INVERSION_MAX_MEAN = 30.0
 """Poisson means up to this are inverted by summing the probabilities (fast); larger ones by
@@ -35,5 +34,7 @@ def poisson_from_uniform(u: np.ndarray, mean: np.ndarray) -> np.ndarray:
             todo = todo[(uu[todo] > cdf[todo]) & (p[todo] > 0)]
         k[small] = kk
     if (~small).any():
+        from scipy import stats  # only for large means (rare); scipy.stats takes a while to import
+
         k[~small] = stats.poisson.ppf(u[~small], mean[~small]).astype(np.int64)
     return k

@@ -153,7 +153,6 @@ def run(
     from seedsoil.engine import engine_names
     from seedsoil.interfaces import api  # the engine loads only when a run is asked for
     from seedsoil.interfaces.store import RunFolderError
-    from seedsoil.interfaces.summary import print_summary
 
     if engine is not None and engine not in engine_names():
         _fail(f"--engine {engine!r} is not an engine; choose one of {', '.join(engine_names())}")
@@ -183,6 +182,8 @@ def run(
     except (KeyboardInterrupt, _Terminated):
         _fail(f"interrupted; finished chunks are kept in {out}: run the same command with --resume to finish",
               EXIT_INTERRUPTED)
+    from seedsoil.interfaces.summary import print_summary
+
     print_summary(result, console)
     console.print(f"results written to [bold]{Path(out).resolve()}[/bold]")
 

@@ -282,9 +282,14 @@ class RunFolder:
     def merge_parts(self, n_chunks: int) -> None:
         """Merge the parts into the final tables in patient order. An older run's manifest goes
         first, so the folder never claims a run whose files it does not hold."""
+        from concurrent.futures import ThreadPoolExecutor
+
         (self.out / MANIFEST).unlink(missing_ok=True)
-        for kind in ("patients", "lesions"):
-            write_parquet(self.out / f"{kind}.parquet", kind, self._read_parts(kind, n_chunks))
+        with ThreadPoolExecutor(max_workers=2) as pool:  # Arrow reads, compresses and writes without the GIL
+            jobs = [pool.submit(write_parquet, self.out / f"{kind}.parquet", kind, self._read_parts(kind, n_chunks))
+                    for kind in ("patients", "lesions")]
+            for job in jobs:
+                job.result()
         write_parquet(self.out / "funnel.parquet", "funnel", [funnel_table(self.funnel_counts(n_chunks))])
 
     def write_tables(self, tables: dict[str, pa.Table]) -> None:
