@@ -89,7 +89,7 @@ class FastEngine(Engine):
 
     name = "fast"
     description = "exact event-driven sampling by Poisson thinning, vectorised over blocks of patients (default)"
-    capabilities = Capabilities(per_cell=False, batch=True, max_units_per_patient=None)
+    capabilities = Capabilities(per_cell=False, batch=True, max_units_per_patient=int(MAX_MEAN_UNITS))
 
     def __init__(self, scenario: Scenario, params: ParameterSet):
         super().__init__(scenario, params)

@@ -199,7 +199,9 @@ def engines() -> None:
     for name, cls in ENGINES.items():
         cap = cls.capabilities
         table.add_row(name, "yes" if cap.per_cell else "no", "yes" if cap.batch else "no",
-                      "no limit" if cap.max_units_per_patient is None else f"{cap.max_units_per_patient:,}",
+                      "no limit" if cap.max_units_per_patient is None else (
+                          f"{cap.max_units_per_patient:,}" if cap.max_units_per_patient < 1e9
+                          else f"{cap.max_units_per_patient:.0e} (expected)"),
                       Text(cls.description))
     _console().print(table)
 
