@@ -14,9 +14,10 @@ from seedsoil.scenario.load import _MISSING
 
 MAX_MEAN_UNITS = 1e17
 """Largest expected number of units one tumour mass may shed (int64 counts hold 9e18)."""
-MAX_EVENTS_PER_PATIENT = 200_000
-"""Most colony founders or nodal deposits one patient may have: far beyond any plausible patient
-(the default cohort's 99th percentile is about 150), it bounds memory and time."""
+MAX_EVENTS_PER_PATIENT = 5_000_000
+"""Most colony founders or nodal deposits one patient may have (bounds a worker's memory to about
+half a GiB): the default cohort's 99th percentile is about 150, its most extreme patient in ten
+million about 5e5."""
 DRIVERS = ("dissemination.human_shedding_scale", "dissemination.shed_rate_per_cell_day", "tmem.reference_score",
            "tmem.dose_exponent", "colonisation.human_scale", "colonisation.progress_prob", "nodes.deposit_prob")
 """Parameters that set how many seeds a patient makes, named when a scenario makes too many."""
