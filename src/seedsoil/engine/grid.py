@@ -30,11 +30,16 @@ TINY = 1e-300
 
 
 def _exp_mass(lo, hi, width):
-    """Cell-days of a mass growing exponentially from ``lo`` to ``hi`` cells over ``width`` days."""
+    """Cell-days of a mass growing exponentially from ``lo`` to ``hi`` cells over ``width`` days
+    (0 where the mass does not exist yet)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         r = np.log(hi / lo)
-        m = np.where(np.abs(r) > 1e-9, (hi - lo) * width / r, 0.5 * (hi + lo) * width)
-    return np.where((lo > 0) & (width > 0), m, 0.0)
+        m = (hi - lo) / r * width
+    flat = np.abs(r) <= 1e-9
+    if flat.any():
+        m[flat] = (0.5 * (hi + lo) * width)[flat]
+    m[~((lo > 0) & (width > 0))] = 0.0
+    return m
 
 
 @dataclass(frozen=True)
