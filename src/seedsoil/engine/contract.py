@@ -18,6 +18,9 @@ MAX_EVENTS_PER_PATIENT = 5_000_000
 """Most colony founders or nodal deposits one patient may have (bounds a worker's memory to about
 half a GiB): the default cohort's 99th percentile is about 150, its most extreme patient in ten
 million about 5e5."""
+MAX_EVENTS_PER_BLOCK = 10_000_000
+"""Most colony founders or deposits in one block of patients (about 1.5 GiB of a worker's memory);
+the default cohort's blocks hold about 10,000."""
 DRIVERS = ("dissemination.human_shedding_scale", "dissemination.shed_rate_per_cell_day", "tmem.reference_score",
            "tmem.dose_exponent", "colonisation.human_scale", "colonisation.progress_prob", "nodes.deposit_prob")
 """Parameters that set how many seeds a patient makes, named when a scenario makes too many."""

@@ -30,7 +30,8 @@ from seedsoil.biology.growth import Gompertz
 from seedsoil.biology.dormancy import AdjuvantAwakening, awakening_before_surgery, pre_surgery_fates
 from seedsoil.biology.nodes import deposit_probability, node_arrest_probabilities
 from seedsoil.biology.organs import OrganTable
-from seedsoil.engine.contract import MAX_EVENTS_PER_PATIENT, MAX_MEAN_UNITS, Capabilities, Engine, ModelRangeError
+from seedsoil.engine.contract import (MAX_EVENTS_PER_BLOCK, MAX_EVENTS_PER_PATIENT, MAX_MEAN_UNITS, Capabilities,
+                                      Engine, ModelRangeError)
 from seedsoil.engine.covariates import TraitTable
 from seedsoil.engine.grid import SheddingGrid
 from seedsoil.engine.history import (ALL, DIRECT, DORMANT, NODES, ORGAN_COLUMNS, CohortHistory, Colonies,
@@ -159,12 +160,18 @@ class FastEngine(Engine):
         return mean
 
     def _check_events(self, counts: np.ndarray, rows: np.ndarray, start: CohortStart, what: str) -> None:
-        """Refuse patients with more than :data:`MAX_EVENTS_PER_PATIENT` founders or deposits."""
+        """Refuse patients with more than :data:`MAX_EVENTS_PER_PATIENT` founders or deposits, or
+        blocks with more than :data:`MAX_EVENTS_PER_BLOCK`."""
         per = counts.reshape(len(counts), -1).sum(axis=1)
-        if per.size and per.max() > MAX_EVENTS_PER_PATIENT:
-            i = int(per.argmax())
+        if not per.size:
+            return
+        i = int(per.argmax())
+        if per[i] > MAX_EVENTS_PER_PATIENT:
             raise ModelRangeError.too_many(self.scenario, self.p, what, float(per[i]), MAX_EVENTS_PER_PATIENT,
                                            int(start.patient_id[rows[i]]))
+        if per.sum() > MAX_EVENTS_PER_BLOCK:
+            raise ModelRangeError.too_many(self.scenario, self.p, f"{what} with the {len(per) - 1} others of her block",
+                                           float(per.sum()), MAX_EVENTS_PER_BLOCK, int(start.patient_id[rows[i]]))
 
     def _blood_route(self, rng, adj, start: CohortStart, grid: SheddingGrid, priming: np.ndarray, rows: np.ndarray,
                      key: np.ndarray, clone: int, n_blood: np.ndarray, funnel: np.ndarray) -> list[Colonies]:
