@@ -16,18 +16,9 @@ from seedsoil.scenario import (
     load_scenario,
     scenario_from_dict,
 )
+from scenario_files import error_of, write
 
 
-def write(tmp_path: Path, text: str, name: str = "scenario.toml") -> Path:
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def error_of(spec) -> ScenarioError:
-    with pytest.raises(ScenarioError) as info:
-        load_scenario(spec)
-    return info.value
 
 
 def assert_message(err: ScenarioError, path: Path | str, key: str, value: object, *allowed: str) -> str:

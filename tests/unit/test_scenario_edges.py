@@ -25,22 +25,13 @@ from seedsoil.scenario import (
     load_scenario,
     scenario_from_dict,
 )
+from scenario_files import error_of, write
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "seedsoil"
 P = default_parameters()
 LINE = re.compile(r"^(?P<source>[^:]+): (?P<key>[^ =:]+)(?: = (?P<value>.+?))?: (?P<allowed>.+)$")
 
 
-def write(tmp_path: Path, text: str, name: str = "scenario.toml") -> Path:
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def error_of(spec) -> ScenarioError:
-    with pytest.raises(ScenarioError) as info:
-        load_scenario(spec)
-    return info.value
 
 
 def load_warning(spec, **kwargs) -> tuple[object, list[warnings.WarningMessage]]:
