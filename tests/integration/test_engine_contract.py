@@ -65,6 +65,8 @@ def test_no_unit_created_or_lost(history):
     np.testing.assert_array_equal(s["arrested"][:, NODES], s["entered_lymph"][:, all_])
     assert (s["extravasated"][:, ORGAN_COLUMNS] <= s["arrested"][:, ORGAN_COLUMNS]).all()
     assert (s["dormant"] + s["micrometastases"] <= s["extravasated"]).all()
+    # funnel order: every colony comes from a micrometastasis or a dormant cell of its organ
+    assert (s["colonies"][:, ORGAN_COLUMNS] <= (s["dormant"] + s["micrometastases"])[:, ORGAN_COLUMNS]).all()
     n_org = ORGAN_COLUMNS.stop - ORGAN_COLUMNS.start
     c, d = history.colonies, history.deposits
     per = np.bincount(c.row * n_org + c.organ, minlength=len(history) * n_org).reshape(len(history), n_org)
