@@ -150,9 +150,8 @@ def _fill(folder: RunFolder, chunks: list[Chunk], sc: Scenario, p: ParameterSet,
         t2 = time.perf_counter()
         light = Result.load_tables(out, sc, p, s, eng, columns=SUMMARY_COLUMNS)
         light.timings = {"simulate_s": t1 - t0, "merge_s": t2 - t1}
-        figures = plots.render_figures(light.tables())
-        folder.complete({name: (lambda path, f=fig: plots.write_figure(f, path)) for name, fig in figures.items()},
-                        light.manifest)
+        # figures on the run's CPUs (forked, so not beside a Dask client's threads)
+        folder.complete(plots.figure_writers(light.tables()), light.manifest, processes=1 if client else k)
         return light
     return Result.load_tables(out, sc, p, s, eng, columns=SUMMARY_COLUMNS)
 

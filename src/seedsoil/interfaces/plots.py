@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import os
 import textwrap
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -426,15 +426,28 @@ def plot_funnel(funnel: pd.DataFrame, ax: Axes | None = None, *, patients: int |
 # ----- run figures -------------------------------------------------------------------------------
 
 
+FIGURES: dict[str, Callable[[Mapping[str, pd.DataFrame]], Figure]] = {
+    "km_dmfs.png": lambda t: plot_km(t["patients"], "dmfs"),
+    "km_os.png": lambda t: plot_km(t["patients"], "os"),
+    "sites.png": lambda t: plot_sites(t["patients"]),
+    "funnel.png": lambda t: plot_funnel(t["funnel"], patients=len(t["patients"])),
+}
+"""The standard figures of a run: file name -> how to draw it from tables 'patients' and 'funnel'."""
+
+
 def render_figures(tables: Mapping[str, pd.DataFrame]) -> dict[str, Figure]:
     """The standard figures of a run keyed by file name, from tables 'patients' and 'funnel'."""
-    patients, funnel = tables["patients"], tables["funnel"]
-    return {
-        "km_dmfs.png": plot_km(patients, "dmfs"),
-        "km_os.png": plot_km(patients, "os"),
-        "sites.png": plot_sites(patients),
-        "funnel.png": plot_funnel(funnel, patients=len(patients)),
-    }
+    return {name: draw(tables) for name, draw in FIGURES.items()}
+
+
+def figure_writers(tables: Mapping[str, pd.DataFrame]) -> dict[str, Callable[[Path], None]]:
+    """File name -> a function that draws that figure and writes it to a path (each figure is
+    drawn only when written, so several can be drawn in parallel)."""
+    def writer(draw):
+        def write(path: Path) -> None:
+            write_figure(draw(tables), path)
+        return write
+    return {name: writer(draw) for name, draw in FIGURES.items()}
 
 
 def write_figure(fig: Figure, path: Path) -> None:
