@@ -18,14 +18,18 @@ checks the fast engine's thinning, time inversion and closed forms:
   Gillespie birth-death simulation (:func:`birth_death_escapes`); it founds a colony on its
   arrival day (the birth-death phase takes days to weeks and is not added, the fast engine's
   convention too). A dormant cell runs competing exponential clocks (awakening, death) through the
-  piecewise-constant awakening schedule segment by segment; an awakened cell progresses (with the
-  progression probability of its *arrival* day, as in the fast engine) and escapes extinction
-  (birth-death again); its colony is founded on the awakening day.
+  piecewise-constant awakening schedule segment by segment, until surgery on the patient's seeding
+  stream and from surgery on (cells still dormant then) on her adjuvant stream, so that therapy
+  after surgery changes no draw before it; an awakened cell progresses (with the progression
+  probability of its *arrival* day, as in the fast engine) and escapes extinction (birth-death
+  again); its colony is founded on the awakening day.
 * **Lymph units** arrest in a node (categorical) and found a deposit with the deposit probability
   of their class, on their arrival day. Deposits grow by Gompertz(primary rate x
   ``nodes.growth_fold``, ``nodes.capacity_cells``) and shed units into blood until surgery
   (``tmem.reference_score`` x ``dissemination.nodal_blood_fold``), materialised the same way.
 
+Covariates come from the block's covariate stream (:func:`~seedsoil.engine.start.start_block`), so
+patient i is the same patient in both engines; only the requested rows of a block are simulated.
 Transit is instantaneous (arrival day = departure day) in both engines. Cost grows with the number
 of units shed, so a patient needing more than :data:`MAX_UNITS` is refused with a message that
 points to the fast engine.
