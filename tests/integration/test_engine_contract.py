@@ -11,6 +11,8 @@ must keep, checked on the same eventful patients for each.
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 import numpy as np
 import pytest
 
@@ -91,7 +93,7 @@ def test_history_schema(history):
     assert n == len(ROWS)
     np.testing.assert_array_equal(history.patient_id, ROWS)
     for table in (history.colonies, history.deposits):
-        lengths = {len(getattr(table, f)) for f in table.__dataclass_fields__}
+        lengths = {len(getattr(table, f.name)) for f in fields(table)}
         assert len(lengths) == 1
         assert table.row.dtype == np.int64 and ((table.row >= 0) & (table.row < n)).all()
     assert history.colonies.organ.dtype == np.int64 and history.colonies.founded.dtype == np.float64

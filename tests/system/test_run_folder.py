@@ -44,7 +44,8 @@ def _wait_for_parts(out: Path, proc: subprocess.Popen, parts: int) -> None:
     deadline = time.monotonic() + WAIT_S
     while len(list((out / ".seedsoil-partial").glob("funnel-*.json"))) < parts:
         assert proc.poll() is None, f"run ended before {parts} chunks were written: {proc.communicate()}"
-        assert time.monotonic() < deadline, "no chunk written"
+        if time.monotonic() > deadline:
+            pytest.fail(f"hang: no chunk written within {WAIT_S} s")
         time.sleep(0.05)
 
 

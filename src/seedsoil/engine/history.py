@@ -5,6 +5,7 @@ tables with the row (patient within the block) they belong to, and per-patient f
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from typing import ClassVar
 
 import numpy as np
 
@@ -55,6 +56,12 @@ class _Ragged:
             return cls()
         return cls(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls)))
 
+    ORDER: ClassVar[tuple[str, ...]] = ()
+    """Fields of the canonical order, most significant first (engines compare row by row)."""
+
+    def sorted(self) -> _Ragged:
+        return self.take(np.lexsort(tuple(getattr(self, f) for f in reversed(self.ORDER))))
+
     def take(self, idx) -> _Ragged:
         return type(self)(*(getattr(self, f.name)[idx] for f in fields(self)))
 
@@ -79,10 +86,7 @@ class Colonies(_Ragged):
     founded: np.ndarray = field(default_factory=_float)
     origin: np.ndarray = field(default_factory=_int)
     rate: np.ndarray = field(default_factory=_float)
-
-    def sorted(self) -> Colonies:
-        """Canonical order (row, founding day, organ, clone) so that engines compare row by row."""
-        return self.take(np.lexsort((self.clone, self.organ, self.founded, self.row)))
+    ORDER = ("row", "founded", "organ", "clone")
 
 
 @dataclass
@@ -95,9 +99,7 @@ class NodalDeposits(_Ragged):
     clone: np.ndarray = field(default_factory=_int)
     founded: np.ndarray = field(default_factory=_float)
     rate: np.ndarray = field(default_factory=_float)
-
-    def sorted(self) -> NodalDeposits:
-        return self.take(np.lexsort((self.clone, self.node, self.founded, self.row)))
+    ORDER = ("row", "founded", "node", "clone")
 
 
 @dataclass
