@@ -12,9 +12,9 @@ import pyarrow as pa
 
 from seedsoil._version import __version__
 from seedsoil.engine import get_engine
-from seedsoil.engine.streams import BLOCK_PATIENTS
 from seedsoil.engine.history import empty_funnel
-from seedsoil.interfaces.execution import (CHUNK_BLOCKS, Chunk, RunError, check_workers, dask_client, default_workers, plan_chunks,
+from seedsoil.interfaces.execution import (Chunk, RunError, check_workers, dask_client, default_chunk, default_workers,
+                                           plan_chunks,
                                            run_chunks, simulate_chunk)
 from seedsoil.interfaces.store import RunFolder, RunIdentity, funnel_table
 from seedsoil.params import ParameterSet
@@ -91,7 +91,8 @@ def simulate(scenario: Scenario | str | Path | None = None, *, patients: int = D
 
     sc, p, n, s, eng, k = _prepare(scenario, params, patients, seed, engine, workers)
     t0 = time.perf_counter()
-    pat, les, funnel = simulate_tables(sc, p, plan_chunks(n, chunk_patients), s, eng, k, scheduler, progress)
+    pat, les, funnel = simulate_tables(sc, p, plan_chunks(n, chunk_patients or default_chunk(eng)), s, eng, k,
+                                       scheduler, progress)
     t1 = time.perf_counter()
     return Result(patients=pat.to_pandas(), lesions=les.to_pandas(),
                   funnel=funnel_table(funnel).to_pandas(), scenario=sc, params=p, seed=s, engine=eng,
@@ -109,10 +110,10 @@ def run(scenario: Scenario | str | Path | None = None, out: str | os.PathLike = 
     files identical to an uninterrupted run); ``overwrite`` replaces another run in ``out``.
     Returns a Result holding the summary columns of patients (``SUMMARY_COLUMNS``) and the funnel."""
     sc, p, n, s, eng, k = _prepare(scenario, params, patients, seed, engine, workers)
-    chunks = plan_chunks(n, chunk_patients)
+    chunks = plan_chunks(n, chunk_patients or default_chunk(eng))
     identity = RunIdentity(seedsoil_version=__version__, scenario=sc.model_dump(mode="json"), seed=s, engine=eng,
                            patients=n, parameter_hash=p.digest(),
-                           chunk_patients=int(chunk_patients or CHUNK_BLOCKS * BLOCK_PATIENTS))
+                           chunk_patients=int(chunk_patients or default_chunk(eng)))
     client = dask_client(scheduler) if scheduler is not None else None  # reachable before the folder is touched
     try:
         folder = RunFolder.open(Path(out), identity, resume=resume, overwrite=overwrite)
@@ -150,8 +151,7 @@ def _fill(folder: RunFolder, chunks: list[Chunk], sc: Scenario, p: ParameterSet,
         t2 = time.perf_counter()
         light = Result.load_tables(out, sc, p, s, eng, columns=SUMMARY_COLUMNS)
         light.timings = {"simulate_s": t1 - t0, "merge_s": t2 - t1}
-        # figures on the run's CPUs (forked, so not beside a Dask client's threads)
-        folder.complete(plots.figure_writers(light.tables()), light.manifest, processes=1 if client else k)
+        folder.complete(plots.figure_writers(light.tables()), light.manifest)
         return light
     return Result.load_tables(out, sc, p, s, eng, columns=SUMMARY_COLUMNS)
 

@@ -407,6 +407,72 @@ def _print_assay(result, console: Console, out: Path | None) -> None:
         console.print(f"funnel figure and assay.json written to [bold]{Path(out).resolve()}[/bold]")
 
 
+DEFAULT_VALIDATE_PATIENTS = 20_000
+
+
+@app.command("validate")
+def validate_command(
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="Folder for validation.csv, validation.json, one figure per theme and the run itself "
+                            "(OUT/run, reused when it holds the same run); default: print only, the run goes to a "
+                            "temporary folder.")] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit with status 1 when any target fails.")] = False,
+    patients: Annotated[str, typer.Option("--patients", "-n", metavar="N",
+                                          help="Patients in the default-scenario cohort, e.g. 20000 or 1e5.")]
+    = str(DEFAULT_VALIDATE_PATIENTS),
+    seed: Annotated[str, typer.Option("--seed", "-s", metavar="S", help="Master random seed, a whole number >= 0.")]
+    = str(DEFAULT_SEED),
+    workers: Annotated[str | None, typer.Option("--workers", "-w", metavar="K",
+                                                help="Local worker processes; default: the CPUs available.")] = None,
+) -> None:
+    """Run the default model against every published target (seedsoil/analysis/targets.csv): print
+    target, source, simulated value with its 95% Monte-Carlo interval, published value, tolerance
+    and pass/fail; --out also writes validation.csv, validation.json and a figure per theme."""
+    import signal
+
+    n = _parse_count(patients, "--patients", maximum=MAX_PATIENTS)
+    s = _parse_count(seed, "--seed", minimum=0)
+    k = None if workers is None else _parse_count(workers, "--workers")
+    if out is not None and out.exists() and not out.is_dir():
+        _fail(f"cannot write results to {out}: not a folder", EXIT_OUTPUT_ERROR)
+    from seedsoil.interfaces import validation  # the engine loads only when a validation is asked for
+    from seedsoil.interfaces.store import RunFolderError
+
+    console = _console()
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        if _show_progress():
+            with Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                          TimeRemainingColumn(), console=console, transient=True) as bar:
+                task = bar.add_task("patients", total=n)
+                result = validation.validate(n, s, k, out, progress=lambda done, total: bar.update(
+                    task, completed=done, total=total))
+        else:
+            result = validation.validate(n, s, k, out)
+    except RunFolderError:
+        _fail(f"{Path(out) / validation.RUN_FOLDER} holds another run than this validation's ({n:,} patients, "
+              f"seed {s}): remove it or choose another --out")
+    except ValueError as err:
+        _fail(str(err))
+    except OSError as err:
+        _fail(f"cannot write results to {out if out is not None else 'a temporary folder'}: {err.strerror or err}",
+              EXIT_OUTPUT_ERROR)
+    except (KeyboardInterrupt, _Terminated):
+        _fail("interrupted; nothing was validated", EXIT_INTERRUPTED)
+    written = []
+    if out is not None:
+        try:
+            written = result.save(out)
+        except OSError as err:
+            _fail(f"cannot write results to {out}: {err.strerror or err}", EXIT_OUTPUT_ERROR)
+    validation.print_table(result, console)
+    if written:
+        console.print(f"{', '.join(p.name for p in written)} written to [bold]{Path(out).resolve()}[/bold]")
+    if strict and not result.all_passed:
+        typer.echo(f"--strict: {result.failed} of {len(result.table)} targets fail", err=True)
+        raise typer.Exit(1)
+
+
 def _click_errors() -> tuple[tuple[type, ...], tuple[type, ...]]:
     """Click's UsageError and Abort classes: typer >= 0.2x ships its own copy of click, older
     typer uses the click package; catch both."""

@@ -26,7 +26,13 @@ from seedsoil.params import ParameterSet
 from seedsoil.scenario import Scenario
 
 CHUNK_BLOCKS = 16
-"""Default chunk: 16 blocks (16,384 patients) per task and per part file."""
+"""Default chunk of a batch engine: 16 blocks (16,384 patients) per task and per part file; a
+per-cell engine's chunk is one block, so its slow patients spread over the workers."""
+
+
+def default_chunk(engine: str) -> int:
+    """Patients per chunk when the user does not say: whole blocks, fewer for per-cell engines."""
+    return (CHUNK_BLOCKS if get_engine(engine).capabilities.batch else 1) * BLOCK_PATIENTS
 IN_FLIGHT_PER_WORKER = 2
 """Chunks queued per worker at most (bounds memory in the main process)."""
 SCHEDULER_TIMEOUT_S = 5

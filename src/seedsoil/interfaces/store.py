@@ -162,32 +162,6 @@ def funnel_table(counts: np.ndarray) -> pa.Table:
                                  pa.array(cols[2], pa.int64())], schema=arrow_schema("funnel"))
 
 
-_FIGURES: dict[str, Callable[[Path], None]] = {}
-
-
-def _draw_one(args: tuple[str, str]) -> None:
-    folder, name = args
-    atomic_write(Path(folder) / name, _FIGURES[name])
-
-
-def _draw_all(folder: Path, figures: dict[str, Callable[[Path], None]], processes: int) -> None:
-    """Write every figure; with several processes, in forked children that share the tables the
-    drawing functions close over (nothing is pickled but the names)."""
-    import multiprocessing as mp
-
-    if processes <= 1 or len(figures) <= 1 or "fork" not in mp.get_all_start_methods():
-        for name, draw in figures.items():
-            atomic_write(folder / name, draw)
-        return
-    _FIGURES.clear()
-    _FIGURES.update(figures)
-    try:
-        with mp.get_context("fork").Pool(min(processes, len(figures))) as pool:
-            pool.map(_draw_one, [(str(folder), name) for name in figures])
-    finally:
-        _FIGURES.clear()
-
-
 class RunFolder:
     """The folder of one run while it is written (parts) and when it is finished (files)."""
 
@@ -325,13 +299,14 @@ class RunFolder:
             write_parquet(self.out / f"{kind}.parquet", kind, [table])
 
     def complete(self, figures: dict[str, Callable[[Path], None]],
-                 manifest: Callable[[list[str], dict[str, str]], dict], processes: int = 1) -> None:
-        """Draw the figures (on ``processes`` forked processes when more than one), write the
-        manifest last (with the run identity) and remove the work folder: from here on the folder
-        holds a finished run."""
+                 manifest: Callable[[list[str], dict[str, str]], dict]) -> None:
+        """Draw the figures, write the manifest last (with the run identity) and remove the work
+        folder: from here on the folder holds a finished run. (Figures are drawn here, in this
+        process: forking beside Arrow's and Dask's threads risks a deadlocked child.)"""
         files = list(TABLE_FILES)
-        _draw_all(self.out, figures, processes)
-        files += list(figures)
+        for name, draw in figures.items():
+            atomic_write(self.out / name, draw)
+            files.append(name)
         checksums = {f: sha256(self.out / f) for f in TABLE_FILES}
         body = manifest(files + [MANIFEST], checksums)
         body["run"] = asdict(self.identity)

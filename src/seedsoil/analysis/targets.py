@@ -1,0 +1,566 @@
+"""Published targets as data, and for each the function that computes it from a simulation.
+
+The table is ``targets.csv`` beside this module, one row per target: ``target_id``, ``theme``
+(one figure each in ``seedsoil validate``), ``family`` (``cohort``: computed from a run's
+patients/lesions/funnel tables; ``assay``: from the mouse assays), ``quantity``, ``unit``,
+``published`` (empty where the source gives only a range or a word), the tolerance, the
+``tolerance_basis`` (issue 12 part 5 where it states one, else what was chosen and why),
+``population``, ``source`` and ``short_source``. Tolerance kinds:
+
+============  ==========================================  =========================================
+kind          columns                                      passes when the simulated value is in
+============  ==========================================  =========================================
+``absolute``  ``tolerance`` (in the target's unit)         [published - tolerance, published + tolerance]
+``relative``  ``tolerance`` (a fraction, 0.3 = 30%)        [published (1 - tol), published (1 + tol)]
+``range``     ``lower``, ``upper``                         [lower, upper]
+``minimum``   ``lower``                                    [lower, infinity)
+============  ==========================================  =========================================
+
+A target passes when its simulated point value lies in that band (bounds included); the 95%
+Monte-Carlo interval beside it says how much of a miss or a pass could be chance. Intervals:
+Wilson for shares of independent patients (or injected cells), bootstrap (resampling patients)
+for medians and for the lesion-level ER+ share, the Wald interval of the logistic fit for the
+TMEM odds ratio, and replicate seeds for the cluster potential. The cohort computations are
+those of ``benchmarks/measure_targets.py`` (the README calibration table), built on the helpers
+of :mod:`seedsoil.analysis`.
+
+>>> t = {x.target_id: x for x in load_targets()}["sites.her2.brain"]
+>>> (t.published, t.acceptance, t.passes(30.0), t.passes(33.0))
+(25.3, (18.3, 32.3), True, False)
+>>> import pandas as pd
+>>> p = pd.DataFrame({"M": ["M0", "M0", "M0", "M1"]})
+>>> round(FUNCTIONS["clinical.de_novo_stage_iv"](Cohort(p)).value, 6)
+25.0
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+
+from seedsoil.analysis.case_control import marker_odds_ratio
+from seedsoil.analysis.sites import site_shares_by_subtype
+from seedsoil.analysis.survival import (
+    DAYS_PER_YEAR, distant_relapse_mask, median_by_group, median_os_after_distant_relapse,
+)
+
+TARGETS_FILE = Path(__file__).with_name("targets.csv")
+COLUMNS = ("target_id", "theme", "family", "label", "quantity", "unit", "published", "tolerance_kind", "tolerance",
+           "lower", "upper", "tolerance_basis", "population", "source", "short_source")
+TOLERANCE_KINDS = ("absolute", "relative", "range", "minimum")
+FAMILIES = ("cohort", "assay")
+THEMES = ("clinical", "dissemination", "sites", "lobular", "survival", "mouse")
+"""Themes in display order (one figure each)."""
+THEME_TITLES = {
+    "clinical": "relapse, staging and late recurrence", "dissemination": "dissemination: CTCs and TMEM",
+    "sites": "metastatic sites by subtype", "lobular": "lobular (ILC) vs ductal (IDC) sites",
+    "survival": "survival after distant relapse", "mouse": "mouse metastasis assays",
+}
+UNIT_FORMATS: dict[str, tuple[str, str]] = {
+    "%": (".1f", "%"), "years": (".1f", " y"), "months": (".0f", " mo"), "odds ratio": (".2f", ""),
+    "TMEM units": (".0f", ""), "fraction": (".3g", ""), "fold": (".1f", "x"),
+}
+"""Unit -> (number format, suffix) for tables; every unit of targets.csv is here."""
+
+BOOT = 200
+"""Bootstrap resamples for the intervals of medians and of the lesion-level ER+ share."""
+Z = float(norm.ppf(0.975))
+DEFAULT_SEED = 20261121
+SUBTYPES = ("luminal_a", "luminal_b", "her2", "triple_negative")
+ORGANS4 = ("bone", "liver", "lung", "brain")
+BORST_ORGANS = {"gastrointestinal": "gi_tract", "peritoneum": "peritoneum", "lung_pleura": "lung"}
+"""Borst & Ingold 1993 site -> the model's organ (as benchmarks/measure_targets.py compares them)."""
+LATE_YEARS = 5.0
+RELAPSE_YEARS = 10.0
+INTRAPORTAL_CELLS = 1_000_000
+INTRAVENOUS_CELLS = 200_000
+POTENTIAL_REPLICATES = 8
+"""Replicate seeds for the Monte-Carlo interval of the cluster potential (each 200,000 samples)."""
+
+
+class TargetTableError(ValueError):
+    """targets.csv (or a table given instead) is malformed."""
+
+
+# ----- the table --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Target:
+    """One published target: what it is, its value, its tolerance, where it comes from."""
+
+    target_id: str
+    theme: str
+    family: str
+    label: str
+    quantity: str
+    unit: str
+    published: float
+    tolerance_kind: str
+    tolerance: float
+    lower: float
+    upper: float
+    tolerance_basis: str
+    population: str
+    source: str
+    short_source: str
+
+    @property
+    def acceptance(self) -> tuple[float, float]:
+        """The band of simulated values that pass: (low, high), high may be infinite."""
+        if self.tolerance_kind == "absolute":
+            return (round(self.published - self.tolerance, 12), round(self.published + self.tolerance, 12))
+        if self.tolerance_kind == "relative":
+            return (round(self.published * (1 - self.tolerance), 12), round(self.published * (1 + self.tolerance), 12))
+        if self.tolerance_kind == "range":
+            return (self.lower, self.upper)
+        return (self.lower, math.inf)
+
+    def passes(self, value: float) -> bool:
+        lo, hi = self.acceptance
+        return bool(np.isfinite(value) and lo <= value <= hi)
+
+    def format(self, value: float, suffix: bool = True) -> str:
+        """A simulated number in this target's unit, for a table ('n/a' when not finite); percentages
+        get a second decimal where the band starts below 1%."""
+        if not np.isfinite(value):
+            return "n/a"
+        spec, unit = UNIT_FORMATS[self.unit]
+        if self.unit == "%" and 0 < self.acceptance[0] < 1:
+            spec = ".2f"
+        return format(value, spec) + (unit if suffix else "")
+
+    def format_given(self, value: float, suffix: bool = True) -> str:
+        """A published number or band bound as the table gives it (``:g``), with the unit."""
+        return f"{value:g}" + (UNIT_FORMATS[self.unit][1] if suffix else "")
+
+    def format_estimate(self, value: float, low: float, high: float) -> str:
+        """'20.2% [19.7-20.8]'."""
+        if not np.isfinite(value):
+            return "n/a"
+        if not (np.isfinite(low) and np.isfinite(high)):
+            return self.format(value)
+        return f"{self.format(value)} [{self.format(low, False)}-{self.format(high, False)}]"
+
+    @property
+    def band_text(self) -> str:
+        """The acceptance band: '5-7%', '>= 50%', '18.3-32.3%'."""
+        lo, hi = self.acceptance
+        if math.isinf(hi):
+            return f">= {self.format_given(lo)}"
+        return f"{self.format_given(lo, False)}-{self.format_given(hi)}"
+
+    @property
+    def published_text(self) -> str:
+        """The published value, or its band where the source gives only a range or a word."""
+        return self.format_given(self.published) if np.isfinite(self.published) else self.band_text
+
+    @property
+    def tolerance_text(self) -> str:
+        """'±7 pp', '±30%', '±0.02', or the band for range and minimum tolerances."""
+        if self.tolerance_kind == "absolute":
+            unit = " pp" if self.unit == "%" else UNIT_FORMATS[self.unit][1]
+            return f"±{self.tolerance:g}{unit}"
+        if self.tolerance_kind == "relative":
+            return f"±{100 * self.tolerance:g}%"
+        return self.band_text
+
+
+def _number(row: Mapping, col: str, where: str) -> float:
+    text = str(row[col]).strip()
+    if text in ("", "nan"):
+        return math.nan
+    try:
+        return float(text)
+    except ValueError:
+        raise TargetTableError(f"{where}: {col} must be a number, not {text!r}") from None
+
+
+def _check(t: Target, where: str) -> None:
+    if t.family not in FAMILIES:
+        raise TargetTableError(f"{where}: family must be one of {', '.join(FAMILIES)}, not {t.family!r}")
+    if t.theme not in THEMES:
+        raise TargetTableError(f"{where}: theme must be one of {', '.join(THEMES)}, not {t.theme!r}")
+    if t.unit not in UNIT_FORMATS:
+        raise TargetTableError(f"{where}: unit must be one of {', '.join(UNIT_FORMATS)}, not {t.unit!r}")
+    if t.tolerance_kind not in TOLERANCE_KINDS:
+        raise TargetTableError(f"{where}: tolerance_kind must be one of {', '.join(TOLERANCE_KINDS)}, "
+                               f"not {t.tolerance_kind!r}")
+    if t.tolerance_kind in ("absolute", "relative"):
+        if not (np.isfinite(t.published) and np.isfinite(t.tolerance) and t.tolerance > 0):
+            raise TargetTableError(f"{where}: an {t.tolerance_kind} tolerance needs a published value and "
+                                   "a tolerance > 0")
+    elif t.tolerance_kind == "range":
+        if not (np.isfinite(t.lower) and np.isfinite(t.upper) and t.lower < t.upper):
+            raise TargetTableError(f"{where}: a range tolerance needs lower < upper")
+    elif not np.isfinite(t.lower):
+        raise TargetTableError(f"{where}: a minimum tolerance needs lower")
+    for col in ("target_id", "label", "quantity", "tolerance_basis", "population", "source", "short_source"):
+        if not getattr(t, col).strip():
+            raise TargetTableError(f"{where}: {col} is empty")
+
+
+def read_targets(path: str | Path) -> tuple[Target, ...]:
+    """Read and check a target table (columns :data:`COLUMNS`; ids unique)."""
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    missing = [c for c in COLUMNS if c not in frame.columns]
+    if missing:
+        raise TargetTableError(f"{path}: missing column(s) {', '.join(missing)}")
+    out, seen = [], set()
+    for i, row in enumerate(frame.to_dict("records"), start=2):
+        where = f"{Path(path).name} line {i}"
+        t = Target(**{c: (_number(row, c, where) if c in ("published", "tolerance", "lower", "upper") else str(row[c]))
+                      for c in COLUMNS})
+        _check(t, where)
+        if t.target_id in seen:
+            raise TargetTableError(f"{where}: target_id {t.target_id!r} appears twice")
+        seen.add(t.target_id)
+        out.append(t)
+    return tuple(out)
+
+
+@lru_cache(maxsize=1)
+def _packaged() -> tuple[Target, ...]:
+    return read_targets(TARGETS_FILE)
+
+
+def load_targets() -> tuple[Target, ...]:
+    """The packaged targets (targets.csv), in table order."""
+    return _packaged()
+
+
+# ----- estimates and intervals --------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Estimate:
+    """A simulated value with its 95% Monte-Carlo interval, the count behind it and how the
+    interval was made."""
+
+    value: float
+    low: float
+    high: float
+    n: int
+    interval: str
+
+
+def wilson(k: int, n: int, scale: float = 100.0) -> Estimate:
+    """Share k/n (times ``scale``: percent by default) with its 95% Wilson interval.
+
+    >>> e = wilson(24, 100)
+    >>> (e.value, round(e.low, 1), round(e.high, 1))
+    (24.0, 16.7, 33.2)
+    """
+    if n == 0:
+        return Estimate(math.nan, math.nan, math.nan, 0, "Wilson")
+    p = k / n
+    centre = (p + Z**2 / (2 * n)) / (1 + Z**2 / n)
+    half = Z * math.sqrt(p * (1 - p) / n + Z**2 / (4 * n**2)) / (1 + Z**2 / n)
+    return Estimate(p * scale, (centre - half) * scale, (centre + half) * scale, int(n), "Wilson")
+
+
+def bootstrap(stat: Callable[[np.ndarray], float], n: int, rng: np.random.Generator,
+              reps: int = BOOT) -> tuple[float, float]:
+    """2.5 and 97.5 percentiles of ``stat(idx)`` over ``reps`` resampled index arrays of 0..n-1."""
+    if n == 0 or reps <= 0:
+        return (math.nan, math.nan)
+    vals = np.array([stat(rng.integers(0, n, n)) for _ in range(reps)], float)
+    if not np.isfinite(vals).any():
+        return (math.nan, math.nan)
+    lo, hi = np.nanpercentile(vals, [2.5, 97.5])
+    return (float(lo), float(hi))
+
+
+# ----- the cohort family --------------------------------------------------------------------------
+
+class Cohort:
+    """One run's tables, with the pieces several targets share computed once (lazily).
+
+    ``patients`` follows docs/schema.md; ``lesions`` is needed only by the late ER+ target and
+    ``funnel`` by none yet. Bootstrap draws come from streams keyed by (``seed``, statistic), so a
+    target's interval does not depend on which other targets were computed.
+    """
+
+    def __init__(self, patients: pd.DataFrame, lesions: pd.DataFrame | None = None, funnel: pd.DataFrame | None = None,
+                 *, seed: int = DEFAULT_SEED, boot: int = BOOT):
+        self.patients = patients.reset_index(drop=True)
+        self.lesions = lesions
+        self.funnel = funnel
+        self.seed = int(seed)
+        self.boot = int(boot)
+
+    def rng(self, name: str) -> np.random.Generator:
+        return np.random.default_rng([self.seed, zlib.crc32(name.encode())])
+
+    @property
+    def n(self) -> int:
+        return len(self.patients)
+
+    @cached_property
+    def relapsed(self) -> pd.Series:
+        """Detected distant metastasis with a DMFS event (the README's 'distant relapse')."""
+        return distant_relapse_mask(self.patients) & self.patients["dmfs_event"].astype(bool)
+
+    @cached_property
+    def site_counts(self) -> dict[str, tuple[dict[str, int], int]]:
+        """subtype -> ({organ: relapsed patients with it}, relapsed patients)."""
+        return _organ_counts(site_shares_by_subtype(self.patients))
+
+    @cached_property
+    def histology_counts(self) -> dict[str, tuple[dict[str, int], int]]:
+        """histology -> ({organ: patients with it}, all patients of the histology)."""
+        p = self.patients
+        counts = _organ_counts(site_shares_by_subtype(p.assign(subtype=p["histology"])))
+        return {h: (counts.get(h, ({}, 0))[0], int((p["histology"] == h).sum())) for h in ("ilc", "idc")}
+
+    @cached_property
+    def odds_ratio(self) -> pd.Series:
+        return marker_odds_ratio(self.patients)
+
+    @cached_property
+    def relapsed_table(self) -> pd.DataFrame:
+        return self.patients[self.relapsed].reset_index(drop=True)
+
+    @cached_property
+    def os_after_relapse(self) -> dict[str, Estimate]:
+        """Median OS after distant relapse by subtype (years), patients resampled jointly."""
+        rel = self.relapsed_table
+        point = median_os_after_distant_relapse(rel).set_index("subtype") if len(rel) else pd.DataFrame(
+            columns=["n", "median_years"])
+        rng = self.rng("os_after_relapse")
+        if len(rel) and self.boot > 0:
+            reps = np.array([median_os_after_distant_relapse(rel.iloc[rng.integers(0, len(rel), len(rel))])
+                             .set_index("subtype")["median_years"].reindex(SUBTYPES).to_numpy(float)
+                             for _ in range(self.boot)])
+            ci = np.full((2, len(SUBTYPES)), np.nan)
+            ok = np.isfinite(reps).any(axis=0)
+            ci[:, ok] = np.nanpercentile(reps[:, ok], [2.5, 97.5], axis=0)
+        else:
+            ci = np.full((2, len(SUBTYPES)), np.nan)
+        out = {}
+        for j, s in enumerate(SUBTYPES):
+            v = float(point["median_years"].get(s, math.nan))
+            out[s] = Estimate(v, float(ci[0, j]), float(ci[1, j]), int(point["n"].get(s, 0)),
+                              f"bootstrap ({self.boot})")
+        return out
+
+
+def _organ_counts(shares: pd.DataFrame) -> dict[str, tuple[dict[str, int], int]]:
+    out = {}
+    for group, sub in shares.groupby("subtype", sort=False):
+        nrel = int(sub["n_relapsed"].iloc[0])
+        out[str(group)] = ({o: int(round(s * nrel)) for o, s in zip(sub["organ"], sub["share"])}, nrel)
+    return out
+
+
+def _distant_relapse_10y(c: Cohort) -> Estimate:
+    within = c.relapsed & (c.patients["dmfs_days"] <= RELAPSE_YEARS * DAYS_PER_YEAR)
+    return wilson(int(within.sum()), c.n)
+
+
+def _pn0(c: Cohort) -> Estimate:
+    return wilson(int((c.patients["pN"] == "pN0").sum()), c.n)
+
+
+def _de_novo(c: Cohort) -> Estimate:
+    return wilson(int((c.patients["M"] == "M1").sum()), c.n)
+
+
+def _late_er(c: Cohort) -> Estimate:
+    if c.lesions is None:
+        raise ValueError("the late ER+ share needs the lesions table")
+    late = c.lesions[c.lesions["detection_day"] > LATE_YEARS * DAYS_PER_YEAR][["patient_id"]].merge(
+        c.patients[["patient_id", "er"]], on="patient_id")
+    per_pt = late.groupby("patient_id")["er"].agg(["size", "first"])
+    cnt, er = per_pt["size"].to_numpy(float), per_pt["first"].to_numpy(bool)
+    if not len(cnt):
+        return Estimate(math.nan, math.nan, math.nan, 0, f"bootstrap ({c.boot})")
+    lo, hi = bootstrap(lambda i: (cnt[i] * er[i]).sum() / cnt[i].sum(), len(cnt), c.rng("late_er"), c.boot)
+    share = float((cnt * er).sum() / cnt.sum())
+    return Estimate(100 * share, 100 * lo, 100 * hi, int(cnt.sum()), f"bootstrap ({c.boot})")
+
+
+def _ctc(c: Cohort) -> Estimate:
+    early = c.patients["stage"] != "IV"
+    return wilson(int((c.patients.loc[early, "ctc_7_5ml"] >= 1).sum()), int(early.sum()))
+
+
+def _tmem_or(c: Cohort) -> Estimate:
+    r = c.odds_ratio
+    return Estimate(float(r["odds_ratio"]), float(r["ci_low"]), float(r["ci_high"]), int(r["cases"] + r["controls"]),
+                    "Wald (logistic fit)")
+
+
+def _tmem_median(cases: bool) -> Callable[[Cohort], Estimate]:
+    def compute(c: Cohort) -> Estimate:
+        mask = distant_relapse_mask(c.patients).to_numpy()
+        x = c.patients["tmem_score"].to_numpy(float)[mask if cases else ~mask]
+        if not len(x):
+            return Estimate(math.nan, math.nan, math.nan, 0, f"bootstrap ({c.boot})")
+        lo, hi = bootstrap(lambda i: float(np.median(x[i])), len(x), c.rng(f"tmem_median_{cases}"), c.boot)
+        return Estimate(float(np.median(x)), lo, hi, len(x), f"bootstrap ({c.boot})")
+    return compute
+
+
+def _site(subtype: str, organ: str) -> Callable[[Cohort], Estimate]:
+    def compute(c: Cohort) -> Estimate:
+        ks, nrel = c.site_counts.get(subtype, ({}, 0))
+        return wilson(ks.get(organ, 0), nrel)
+    return compute
+
+
+def _borst(histology: str, site: str) -> Callable[[Cohort], Estimate]:
+    def compute(c: Cohort) -> Estimate:
+        ks, n_h = c.histology_counts[histology]
+        return wilson(ks.get(BORST_ORGANS[site], 0), n_h)
+    return compute
+
+
+def _os_after_relapse(subtype: str) -> Callable[[Cohort], Estimate]:
+    return lambda c: c.os_after_relapse[subtype]
+
+
+def _bone_only(c: Cohort) -> Estimate:
+    rel = c.relapsed_table
+    bo = rel[(rel["er"].astype(bool) | rel["pr"].astype(bool)) & (rel["first_metastasis_sites"] == "bone")]
+    after = pd.DataFrame({"days": np.clip(bo["os_days"].to_numpy(float) - bo["dmfs_days"].to_numpy(float), 0, None),
+                          "event": bo["os_event"].to_numpy(bool), "g": "all"})
+    if not len(after):
+        return Estimate(math.nan, math.nan, math.nan, 0, f"bootstrap ({c.boot})")
+
+    def median(idx=None) -> float:
+        d = after if idx is None else after.iloc[idx]
+        return float(median_by_group(d, "days", "event", "g", time_scale=DAYS_PER_YEAR / 12)["median"].iloc[0])
+
+    lo, hi = bootstrap(median, len(after), c.rng("bone_only"), c.boot)
+    return Estimate(median(), lo, hi, len(after), f"bootstrap ({c.boot})")
+
+
+COHORT_FUNCTIONS: dict[str, Callable[[Cohort], Estimate]] = {
+    "clinical.distant_relapse_10y": _distant_relapse_10y,
+    "clinical.pn0": _pn0,
+    "clinical.de_novo_stage_iv": _de_novo,
+    "clinical.late_metastases_er_positive": _late_er,
+    "dissemination.ctc_positive": _ctc,
+    "dissemination.tmem_odds_ratio": _tmem_or,
+    "dissemination.tmem_median_cases": _tmem_median(True),
+    "dissemination.tmem_median_controls": _tmem_median(False),
+    **{f"sites.{s}.{o}": _site(s, o) for s in SUBTYPES for o in ORGANS4},
+    **{f"lobular.{h}.{site}": _borst(h, site) for h in ("ilc", "idc") for site in BORST_ORGANS},
+    **{f"survival.kennecke.{s}": _os_after_relapse(s) for s in SUBTYPES},
+    "survival.bone_only_hr_positive": _bone_only,
+}
+"""Cohort target id -> function of a :class:`Cohort` returning its :class:`Estimate`."""
+
+
+# ----- the assay family ---------------------------------------------------------------------------
+
+class Assays:
+    """The mouse assays the assay targets read, run once each (lazily) with the default
+    parameters: the same calls as ``seedsoil assay`` (:func:`seedsoil.interfaces.assays.run_assay`
+    is a thin layer over :func:`seedsoil.engine.assay.simulate_assay` and
+    :func:`~seedsoil.engine.assay.metastatic_potential`, called here directly so that the analysis
+    layer does not import the interfaces)."""
+
+    def __init__(self, seed: int = DEFAULT_SEED, *, intraportal_cells: int = INTRAPORTAL_CELLS,
+                 intravenous_cells: int = INTRAVENOUS_CELLS, replicates: int = POTENTIAL_REPLICATES):
+        self.seed = int(seed)
+        self.intraportal_cells = int(intraportal_cells)
+        self.intravenous_cells = int(intravenous_cells)
+        self.replicates = int(replicates)
+
+    @cached_property
+    def intraportal(self):
+        from seedsoil.engine.assay import simulate_assay
+
+        return simulate_assay("intraportal", self.intraportal_cells, [3, 13], self.seed)
+
+    @cached_property
+    def intravenous(self):
+        from seedsoil.engine.assay import simulate_assay
+
+        return simulate_assay("intravenous", self.intravenous_cells, [1], self.seed)
+
+    @cached_property
+    def potential(self) -> Estimate:
+        """Aceto ratio as ``seedsoil assay intravenous --clusters 4`` reports it (seed 0), with the
+        spread of ``replicates`` other seeds as its interval (point ± 1.96 sd)."""
+        from seedsoil.engine.assay import metastatic_potential
+
+        point = metastatic_potential().ratio
+        reps = np.array([metastatic_potential(seed=s).ratio for s in range(1, self.replicates + 1)])
+        sd = float(reps.std(ddof=1)) if len(reps) > 1 else math.nan
+        return Estimate(float(point), point - Z * sd, point + Z * sd, self.replicates + 1,
+                        f"replicate seeds ({self.replicates})")
+
+
+def _luzzi(day: float, stage: str) -> Callable[[Assays], Estimate]:
+    def compute(a: Assays) -> Estimate:
+        f = a.intraportal
+        return wilson(f.count(day, stage), f.count(day, "injected"), scale=1.0)
+    return compute
+
+
+def _fidler_alive(a: Assays) -> Estimate:
+    f = a.intravenous
+    injected = f.count(1, "injected")
+    return wilson(injected - f.count(1, "dead"), injected, scale=1.0)
+
+
+ASSAY_FUNCTIONS: dict[str, Callable[[Assays], Estimate]] = {
+    "mouse.luzzi.extravasated_d3": _luzzi(3, "extravasated"),
+    "mouse.luzzi.micrometastases_d3": _luzzi(3, "micrometastases"),
+    "mouse.luzzi.macrometastases_d13": _luzzi(13, "macrometastases"),
+    "mouse.luzzi.dormant_d13": _luzzi(13, "dormant_solitary"),
+    "mouse.fidler.alive_24h": _fidler_alive,
+    "mouse.aceto.cluster_potential": lambda a: a.potential,
+}
+"""Assay target id -> function of an :class:`Assays` returning its :class:`Estimate`."""
+
+FUNCTIONS: dict[str, Callable] = {**COHORT_FUNCTIONS, **ASSAY_FUNCTIONS}
+
+
+# ----- evaluation -------------------------------------------------------------------------------
+
+RESULT_COLUMNS = ("target_id", "theme", "family", "label", "quantity", "unit", "simulated", "ci_low", "ci_high", "n",
+                  "interval", "published", "tolerance_kind", "tolerance", "accept_low", "accept_high", "passed",
+                  "tolerance_basis", "population", "source", "short_source")
+
+
+def evaluate(targets: Iterable[Target], cohort: Cohort | None = None, assays: Assays | None = None) -> pd.DataFrame:
+    """Compute every target and compare it with its band: one row per target (:data:`RESULT_COLUMNS`).
+
+    A cohort target needs ``cohort``, an assay target ``assays`` (built on first use when None)."""
+    rows = []
+    for t in targets:
+        fn = FUNCTIONS.get(t.target_id)
+        if fn is None:
+            raise TargetTableError(f"target {t.target_id!r} has no computing function in seedsoil.analysis.targets")
+        if t.family == "cohort":
+            if cohort is None:
+                raise ValueError(f"target {t.target_id!r} needs a cohort run")
+            est = fn(cohort)
+        else:
+            assays = assays if assays is not None else Assays()
+            est = fn(assays)
+        lo, hi = t.acceptance
+        rows.append({
+            "target_id": t.target_id, "theme": t.theme, "family": t.family, "label": t.label, "quantity": t.quantity,
+            "unit": t.unit,
+            "simulated": est.value, "ci_low": est.low, "ci_high": est.high, "n": est.n, "interval": est.interval,
+            "published": t.published, "tolerance_kind": t.tolerance_kind,
+            "tolerance": t.tolerance_text, "accept_low": lo, "accept_high": hi, "passed": t.passes(est.value),
+            "tolerance_basis": t.tolerance_basis, "population": t.population, "source": t.source,
+            "short_source": t.short_source,
+        })
+    return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
+
+
+__all__ = ["ASSAY_FUNCTIONS", "Assays", "COHORT_FUNCTIONS", "Cohort", "Estimate", "FUNCTIONS", "Target",
+           "TargetTableError", "evaluate", "load_targets", "read_targets", "wilson"]

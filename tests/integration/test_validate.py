@@ -1,0 +1,313 @@
+"""Targets as data and `seedsoil validate` (issue 12, parts 1 and 2).
+
+The tests iterate over the packaged target table (src/seedsoil/analysis/targets.csv) instead of
+restating its numbers: every row has a computing function, a source and a tolerance; every
+function gives a plausible value on a small fixed-seed run; hand-built tables whose answer is
+known give exactly that answer; `--strict` exits 1 when a target fails and 0 when all pass (on a
+target set with known outcome); the CLI writes its CSV, JSON and figures; bad input is one
+`error:` line with exit status 2.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import seedsoil
+from seedsoil.analysis import targets as T
+from seedsoil.analysis.survival import DAYS_PER_YEAR
+from seedsoil.interfaces import validation as V
+from seedsoil.interfaces.cli import app
+
+runner = CliRunner()
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "reference"
+ENTRY = [sys.executable, "-c", "from seedsoil.interfaces.cli import main; main()"]
+SMALL_PATIENTS, SMALL_SEED = 3000, 7
+
+PLAUSIBLE = {"%": (0.0, 100.0), "years": (0.05, 20.0), "months": (1.0, 240.0), "odds ratio": (0.2, 10.0),
+             "TMEM units": (1.0, 500.0), "fraction": (0.0, 1.0), "fold": (1.0, 1000.0)}
+"""Values a computing function may give at all, by unit (a wrong column or scale falls outside)."""
+
+
+# ----- the table -------------------------------------------------------------------------------
+
+TARGETS = T.load_targets()
+IDS = [t.target_id for t in TARGETS]
+
+
+def test_ids_are_unique_and_every_row_has_a_function():
+    assert len(IDS) == len(set(IDS))
+    assert set(IDS) == set(T.FUNCTIONS), "a row without a function, or a function without a row"
+    assert set(T.COHORT_FUNCTIONS) == {t.target_id for t in TARGETS if t.family == "cohort"}
+    assert set(T.ASSAY_FUNCTIONS) == {t.target_id for t in TARGETS if t.family == "assay"}
+
+
+@pytest.mark.parametrize("target", TARGETS, ids=IDS)
+def test_every_row_has_source_tolerance_and_population(target):
+    assert target.source.strip() and target.short_source.strip() and target.population.strip()
+    assert target.tolerance_basis.strip() and target.label.strip() and target.quantity.strip()
+    assert target.theme in T.THEMES and target.unit in T.UNIT_FORMATS
+    assert target.target_id.split(".")[0] == target.theme
+    lo, hi = target.acceptance
+    assert lo < hi
+    if math.isfinite(target.published):
+        assert lo <= target.published <= hi, "the published value must pass its own tolerance"
+        assert target.passes(target.published)
+    assert not target.passes(math.nan)
+    assert PLAUSIBLE[target.unit][0] <= lo and (math.isinf(hi) or hi <= PLAUSIBLE[target.unit][1] * 1.5)
+
+
+def test_every_theme_has_targets_and_a_title():
+    assert {t.theme for t in TARGETS} == set(T.THEMES) == set(T.THEME_TITLES)
+
+
+def test_issue_12_tolerances_where_it_states_one():
+    by = {t.target_id: t for t in TARGETS}
+    sites = [t for t in TARGETS if t.theme == "sites"]
+    assert len(sites) == 16
+    assert all(t.tolerance_kind == "absolute" and t.tolerance == 7 for t in sites)
+    survival = [t for t in TARGETS if t.theme == "survival"]
+    assert len(survival) == 5
+    assert all(t.tolerance_kind == "relative" and t.tolerance == pytest.approx(0.3) for t in survival)
+    assert by["clinical.de_novo_stage_iv"].acceptance == (5.0, 7.0)
+    assert by["sites.her2.brain"].acceptance == pytest.approx((25.3 - 7, 25.3 + 7))
+    assert by["survival.kennecke.luminal_a"].acceptance == pytest.approx((2.2 * 0.7, 2.2 * 1.3))
+
+
+def test_sites_copied_from_the_shared_reference():
+    path = SHARED / "sites_by_subtype.csv"
+    if not path.exists():
+        pytest.skip(f"{path} is absent in this checkout: the packaged copy cannot be compared with it")
+    ref = pd.read_csv(path).set_index(["subtype", "site"])["percent_of_relapsed_patients"]
+    by = {t.target_id: t for t in TARGETS}
+    for (subtype, site), value in ref.items():
+        assert by[f"sites.{subtype}.{site}"].published == value
+
+
+def test_read_targets_rejects_a_malformed_table(tmp_path):
+    rows = pd.read_csv(T.TARGETS_FILE, dtype=str, keep_default_na=False)
+    cases = {
+        "duplicate": pd.concat([rows, rows.iloc[:1]]),
+        "kind": rows.assign(tolerance_kind=["sometimes"] + list(rows["tolerance_kind"][1:])),
+        "missing": rows.drop(columns="source"),
+        "empty-source": rows.assign(source=[""] + list(rows["source"][1:])),
+    }
+    for name, frame in cases.items():
+        path = tmp_path / f"{name}.csv"
+        frame.to_csv(path, index=False)
+        with pytest.raises(T.TargetTableError):
+            T.read_targets(path)
+
+
+def test_formatting():
+    by = {t.target_id: t for t in TARGETS}
+    assert by["sites.her2.brain"].tolerance_text == "±7 pp"
+    assert by["clinical.de_novo_stage_iv"].tolerance_text == "5-7%"
+    assert by["clinical.late_metastases_er_positive"].published_text == ">= 50%"
+    assert by["survival.kennecke.her2"].format_estimate(2.55, 2.2, 2.8) == "2.5 y [2.2-2.8]"
+    assert by["lobular.idc.gastrointestinal"].format(0.061) == "0.06%"  # band below 1%: two decimals
+
+
+# ----- known answers ---------------------------------------------------------------------------
+
+def test_wilson_matches_the_formula():
+    e = T.wilson(24, 100)
+    assert (e.value, round(e.low, 1), round(e.high, 1)) == (24.0, 16.7, 33.2)  # textbook Wilson interval
+    assert math.isnan(T.wilson(0, 0).value)
+    assert T.wilson(0, 50).low == pytest.approx(0.0, abs=1e-12)
+
+
+def hand_built() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Ten patients whose answers are known by counting (columns of docs/schema.md that the targets read)."""
+    y = DAYS_PER_YEAR
+    rows = [
+        # subtype, histology, er, pr, M, pN, stage, ctc, tmem, sites, first sites, dmfs_days, dmfs_event,
+        # years from relapse to the end of follow-up or death, os_event
+        ("her2", "idc", False, False, "M0", "pN0", "IIA", 0, 80.0, "bone;brain", "bone", 2 * y, True, 1.0, True),
+        ("her2", "idc", False, False, "M0", "pN1a", "IIB", 2, 90.0, "liver", "liver", 4 * y, True, 2.0, True),
+        ("her2", "ilc", False, False, "M1", "pN1a", "IV", 5, 100.0, "brain;gi_tract", "brain", 0.0, True, 3.0, True),
+        ("luminal_a", "ilc", True, True, "M0", "pN0", "IA", 1, 40.0, "bone", "bone", 6 * y, True, 4.0, True),
+        ("luminal_a", "ilc", True, False, "M0", "pN0", "IA", 0, 30.0, "bone", "bone", 12 * y, True, 5.0, True),
+        ("luminal_a", "idc", True, True, "M0", "pN0(i+)", "IA", 0, 20.0, "", "", 15 * y, False, 0.0, False),
+        ("luminal_a", "idc", True, True, "M0", "pN0", "IA", 0, 60.0, "", "", 15 * y, False, 0.0, False),
+        ("triple_negative", "idc", False, False, "M0", "pN0", "IIA", 0, 50.0, "", "", 15 * y, False, 0.0, False),
+        ("triple_negative", "idc", False, False, "M0", "pN1mi", "IIA", 3, 70.0, "", "", 15 * y, False, 0.0, False),
+        ("luminal_b", "idc", True, False, "M0", "pN0", "IA", 0, 10.0, "", "", 15 * y, False, 0.0, False),
+    ]
+    cols = ["subtype", "histology", "er", "pr", "M", "pN", "stage", "ctc_7_5ml", "tmem_score", "metastasis_sites",
+            "first_metastasis_sites", "dmfs_days", "dmfs_event", "after", "os_event"]
+    p = pd.DataFrame(rows, columns=cols)
+    p.insert(0, "patient_id", np.arange(len(p), dtype=np.int64))
+    p["os_days"] = p["dmfs_days"] + p["after"] * y
+    p["tumor_size_mm"], p["positive_nodes"], p["grade"] = 20.0, 0, 2
+    lesions = pd.DataFrame({  # late (> 5 y) lesions: 2 of patient 3 (ER+), 1 of patient 4 (ER+); early ones ignored
+        "patient_id": [0, 3, 3, 4, 1], "organ": ["bone", "bone", "lung", "bone", "liver"],
+        "detection_day": [2 * y, 6 * y, 7 * y, 12 * y, 4 * y]})
+    return p.drop(columns="after"), lesions
+
+
+@pytest.fixture(scope="module")
+def known() -> dict[str, T.Estimate]:
+    p, lesions = hand_built()
+    c = T.Cohort(p, lesions, boot=20, seed=1)
+    return {tid: fn(c) for tid, fn in T.COHORT_FUNCTIONS.items() if tid != "dissemination.tmem_odds_ratio"}
+
+
+@pytest.mark.parametrize("target_id, value, n", [
+    ("clinical.de_novo_stage_iv", 10.0, 10),                # 1 M1 of 10
+    ("clinical.pn0", 60.0, 10),                             # strict pN0: 6 of 10 (pN0(i+) is not pN0)
+    ("clinical.distant_relapse_10y", 40.0, 10),             # relapses at 0, 2, 4, 6 y; the 12 y one is after 10 y
+    ("clinical.late_metastases_er_positive", 100.0, 3),     # 3 late lesions, all of ER+ patients
+    ("dissemination.ctc_positive", 3 / 9 * 100, 9),         # stage IV excluded: CTC >= 1 in 3 of 9
+    ("dissemination.tmem_median_cases", 80.0, 5),           # median of 80, 90, 100, 40, 30
+    ("dissemination.tmem_median_controls", 50.0, 5),        # median of 20, 60, 50, 70, 10
+    ("sites.her2.brain", 2 / 3 * 100, 3),                   # HER2 relapsed: 3, brain in 2
+    ("sites.her2.bone", 1 / 3 * 100, 3),
+    ("sites.luminal_a.bone", 100.0, 2),
+    ("lobular.ilc.gastrointestinal", 1 / 3 * 100, 3),       # ILC: 3 patients (all of them, not the relapsed), 1 GI
+    ("lobular.idc.gastrointestinal", 0.0, 7),
+    ("survival.kennecke.her2", 2.0, 3),                     # deaths 1, 2, 3 y after relapse: median 2
+    ("survival.kennecke.luminal_a", 4.0, 2),                # 4 and 5 y: KM median is the first time S <= 0.5
+    ("survival.bone_only_hr_positive", 48.0, 2),            # luminal A bone-only first relapses: 4 y = 48 months
+])
+def test_hand_built_table_gives_the_known_answer(known, target_id, value, n):
+    e = known[target_id]
+    assert e.value == pytest.approx(value)
+    assert e.n == n
+    if math.isfinite(e.low):
+        assert e.low <= e.value + 1e-9 and e.value - 1e-9 <= e.high
+
+
+# ----- a small fixed-seed run -----------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def small_cohort() -> T.Cohort:
+    r = seedsoil.simulate("default", patients=SMALL_PATIENTS, seed=SMALL_SEED, workers=1)
+    return T.Cohort(r.patients, r.lesions, r.funnel, seed=SMALL_SEED, boot=30)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("target_id", sorted(T.COHORT_FUNCTIONS))
+def test_cohort_function_gives_a_plausible_value(small_cohort, target_id):
+    target = {t.target_id: t for t in TARGETS}[target_id]
+    e = T.COHORT_FUNCTIONS[target_id](small_cohort)
+    lo, hi = PLAUSIBLE[target.unit]
+    assert math.isfinite(e.value), e
+    assert lo <= e.value <= hi, e
+    assert e.n > 0
+    assert math.isfinite(e.low) and math.isfinite(e.high)
+    assert e.low - 1e-9 <= e.value <= e.high + 1e-9, e
+
+
+@pytest.mark.slow
+def test_assay_functions_give_plausible_values():
+    a = T.Assays(seed=3, intraportal_cells=100_000, intravenous_cells=50_000, replicates=2)
+    for t in TARGETS:
+        if t.family != "assay":
+            continue
+        e = T.ASSAY_FUNCTIONS[t.target_id](a)
+        lo, hi = PLAUSIBLE[t.unit]
+        assert lo <= e.value <= hi and e.low <= e.value <= e.high, (t.target_id, e)
+
+
+def test_evaluate_marks_pass_and_fail():
+    p, lesions = hand_built()
+    c = T.Cohort(p, lesions, boot=0)
+    de_novo = {t.target_id: t for t in TARGETS}["clinical.de_novo_stage_iv"]  # 10% against 5-7%: fails
+    wide = dataclasses.replace(de_novo, target_id="clinical.pn0", lower=0.0, upper=100.0)
+    table = T.evaluate([de_novo, wide], c)
+    assert list(table["passed"]) == [False, True]
+    assert list(table.columns) == list(T.RESULT_COLUMNS)
+
+
+# ----- the command ----------------------------------------------------------------------------
+
+def one_target(lower: float, upper: float) -> tuple[T.Target, ...]:
+    """pN0 share with a band whose outcome is known whatever the model does."""
+    t = {t.target_id: t for t in TARGETS}["clinical.pn0"]
+    return (dataclasses.replace(t, tolerance_kind="range", lower=lower, upper=upper),)
+
+
+@pytest.mark.parametrize("band, strict, code", [((0.0, 100.0), True, 0), ((0.0, 0.001), True, 1),
+                                                ((0.0, 0.001), False, 0)])
+def test_strict_exit_status(monkeypatch, band, strict, code):
+    monkeypatch.setattr(V, "load_targets", lambda: one_target(*band))
+    args = ["validate", "--patients", "1024", "--seed", "5", "--workers", "1"] + (["--strict"] if strict else [])
+    res = runner.invoke(app, args)
+    assert res.exit_code == code, res.output
+    assert "clinical.pn0" in res.stdout
+    assert ("FAIL" in res.stdout) == (band[1] < 1)
+
+
+@pytest.mark.slow
+def test_cli_writes_csv_json_and_a_figure_per_theme(tmp_path):
+    out = tmp_path / "v"
+    res = runner.invoke(app, ["validate", "--patients", "2000", "--seed", "11", "--workers", "1", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    table = pd.read_csv(out / V.CSV_FILE)
+    assert list(table["target_id"]) == IDS
+    assert table["simulated"].notna().all()
+    doc = json.loads((out / V.JSON_FILE).read_text())
+    assert doc["summary"]["targets"] == len(IDS)
+    assert doc["summary"]["passed"] + doc["summary"]["failed"] == len(IDS)
+    assert doc["summary"]["passed"] == int(table["passed"].sum())
+    assert doc["meta"]["patients"] == 2000 and doc["meta"]["seed"] == 11
+    assert [r["target_id"] for r in doc["targets"]] == IDS
+    for theme in T.THEMES:
+        png = out / V.FIGURE_FILE.format(theme=theme)
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (out / V.RUN_FOLDER / "manifest.json").exists()
+    for t in TARGETS:
+        assert t.target_id in res.stdout
+    # the same command again reuses OUT/run; another cohort size there is refused with one error line
+    again = runner.invoke(app, ["validate", "--patients", "2000", "--seed", "11", "--workers", "1", "--out", str(out)])
+    assert again.exit_code == 0, again.output
+    assert pd.read_csv(out / V.CSV_FILE)["simulated"].equals(table["simulated"])
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    return subprocess.run([*ENTRY, *args], capture_output=True, text=True, timeout=120, env=env)
+
+
+@pytest.mark.parametrize("args, code, expected", [
+    (["--patients", "0"], 2, "--patients must be at least 1"),
+    (["--patients", "many"], 2, "--patients must be a whole number"),
+    (["--seed", "-1"], 2, "--seed must be at least 0"),
+    (["--workers", "0"], 2, "--workers must be at least 1"),
+    (["--strictly"], 2, "--strictly"),
+])
+def test_bad_input_is_one_error_line(args, code, expected):
+    proc = cli("validate", *args)
+    assert proc.returncode == code, (proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stderr + proc.stdout
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and expected in lines[0], proc.stderr
+
+
+def test_out_that_is_a_file_exits_1(tmp_path):
+    f = tmp_path / "file"
+    f.write_text("x")
+    proc = cli("validate", "--out", str(f))
+    assert proc.returncode == 1
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and "not a folder" in lines[0]
+
+
+def test_another_run_in_out_is_refused(tmp_path):
+    out = tmp_path / "v"
+    seedsoil.run("default", out / V.RUN_FOLDER, patients=20, seed=1, workers=1)
+    proc = cli("validate", "--out", str(out), "--patients", "30", "--seed", "1", "--workers", "1")
+    assert proc.returncode == 2, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and "holds another run" in lines[0], proc.stderr
