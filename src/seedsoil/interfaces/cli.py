@@ -102,14 +102,6 @@ ESTIMATE_PATIENTS_PER_S = 40_000
 ESTIMATE_ABOVE_S = 60.0
 
 
-class _Terminated(Exception):
-    """SIGTERM, turned into an exception so that a run stops as on Ctrl-C."""
-
-
-def _on_sigterm(signum, frame):  # pragma: no cover - exercised by the signal test in a subprocess
-    raise _Terminated()
-
-
 @app.command()
 def run(
     scenario: Annotated[str, typer.Argument(
@@ -138,8 +130,6 @@ def run(
 ) -> None:
     """Simulate a cohort and write patients/lesions/funnel Parquet, figures and manifest.json to OUT
     (streamed chunk by chunk; an interrupted run is finished with --resume)."""
-    import signal
-
     n = _parse_count(patients, "--patients", maximum=MAX_PATIENTS)
     seed = _parse_count(seed, "--seed", minimum=0)
     k = None if workers is None else _parse_count(workers, "--workers")
@@ -152,6 +142,7 @@ def run(
         _fail(str(err))
     from seedsoil.engine import engine_names
     from seedsoil.interfaces import api  # the engine loads only when a run is asked for
+    from seedsoil.interfaces.stopping import Interrupted, stop_on_signals
     from seedsoil.interfaces.store import RunFolderError
 
     if engine is not None and engine not in engine_names():
@@ -161,7 +152,7 @@ def run(
     estimate = n / ESTIMATE_PATIENTS_PER_S
     if chosen == "fast" and estimate > ESTIMATE_ABOVE_S:
         console.print(f"simulating {n:,} patients: about {estimate / 60:.0f} min on 2 cores")
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    stop_on_signals()
     kwargs = dict(patients=n, seed=seed, engine=chosen, workers=k, scheduler=scheduler, resume=resume,
                   overwrite=overwrite, chunk_patients=chunk)
     try:
@@ -179,7 +170,7 @@ def run(
         _fail(str(err))
     except OSError as err:
         _fail(f"cannot write results to {out}: {err.strerror or err}", EXIT_OUTPUT_ERROR)
-    except (KeyboardInterrupt, _Terminated):
+    except (KeyboardInterrupt, Interrupted):
         _fail(f"interrupted; finished chunks are kept in {out}: run the same command with --resume to finish",
               EXIT_INTERRUPTED)
     from seedsoil.interfaces.summary import print_summary
@@ -428,18 +419,17 @@ def validate_command(
     """Run the default model against every published target (seedsoil/analysis/targets.csv): print
     target, source, simulated value with its 95% Monte-Carlo interval, published value, tolerance
     and pass/fail; --out also writes validation.csv, validation.json and a figure per theme."""
-    import signal
-
     n = _parse_count(patients, "--patients", maximum=MAX_PATIENTS)
     s = _parse_count(seed, "--seed", minimum=0)
     k = None if workers is None else _parse_count(workers, "--workers")
     if out is not None and out.exists() and not out.is_dir():
         _fail(f"cannot write results to {out}: not a folder", EXIT_OUTPUT_ERROR)
     from seedsoil.interfaces import validation  # the engine loads only when a validation is asked for
+    from seedsoil.interfaces.stopping import Interrupted, stop_on_signals
     from seedsoil.interfaces.store import RunFolderError
 
     console = _console()
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    stop_on_signals()
     try:
         if _show_progress():
             with Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -457,7 +447,7 @@ def validate_command(
     except OSError as err:
         _fail(f"cannot write results to {out if out is not None else 'a temporary folder'}: {err.strerror or err}",
               EXIT_OUTPUT_ERROR)
-    except (KeyboardInterrupt, _Terminated):
+    except (KeyboardInterrupt, Interrupted):
         _fail("interrupted; nothing was validated", EXIT_INTERRUPTED)
     written = []
     if out is not None:

@@ -8,6 +8,7 @@ import ctypes
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from seedsoil.engine import get_engine
 from seedsoil.engine.history import empty_funnel
 from seedsoil.engine.streams import BLOCK_PATIENTS, Phase, block_rng, blocks_for
 from seedsoil.interfaces.schema import arrow_schema
+from seedsoil.interfaces.stopping import POLL_S, check_stop
 from seedsoil.params import ParameterSet
 from seedsoil.scenario import Scenario
 
@@ -112,6 +114,7 @@ def simulate_chunk(scenario: Scenario, params: ParameterSet, engine: str, seed: 
     patients, lesions = [], []
     funnel = empty_funnel()
     for block in blocks_for(chunk.first, chunk.stop):
+        check_stop()
         lo = max(chunk.first - block * BLOCK_PATIENTS, 0)
         hi = min(chunk.stop - block * BLOCK_PATIENTS, BLOCK_PATIENTS)
         if eng.capabilities.batch:
@@ -201,19 +204,18 @@ def _run_processes(scenario, params, engine, seed, chunks, workers) -> Iterator[
         while todo or running:
             while todo and len(running) < workers * IN_FLIGHT_PER_WORKER:
                 running.add(pool.submit(simulate_chunk, scenario, params, engine, seed, todo.pop(0)))
-            done, running = wait(running, return_when=FIRST_COMPLETED)
+            done, running = wait(running, timeout=POLL_S, return_when=FIRST_COMPLETED)
+            check_stop()
             for fut in done:
                 yield fut.result()
         finished = True
     finally:
-        if finished:
-            pool.shutdown(wait=True)
-        else:
+        if not finished:
             for fut in running:
                 fut.cancel()
             for proc in list(getattr(pool, "_processes", {}).values()):
                 proc.terminate()
-            pool.shutdown(wait=False, cancel_futures=True)
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _run_dask(scenario, params, engine, seed, chunks, scheduler) -> Iterator[ChunkOutput]:
@@ -225,8 +227,13 @@ def _run_dask(scenario, params, engine, seed, chunks, scheduler) -> Iterator[Chu
     try:
         futures = [client.submit(simulate_chunk, scenario, params, engine, seed, ch, pure=False) for ch in chunks]
         try:
-            for fut in as_completed(futures, loop=client.loop):
-                yield fut.result()
+            pending = as_completed(futures, loop=client.loop)
+            while not pending.is_empty():
+                for fut in pending.next_batch(block=False) or ():
+                    yield fut.result()
+                check_stop()
+                if not pending.is_empty() and not pending.has_ready():
+                    time.sleep(POLL_S / 4)
         finally:
             client.cancel(futures)
     finally:

@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 
 from seedsoil._version import __version__
 from seedsoil.interfaces.schema import arrow_schema
+from seedsoil.interfaces.stopping import check_stop
 
 MANIFEST = "manifest.json"
 WORK_DIR = ".seedsoil-partial"
@@ -121,6 +122,7 @@ class ParquetStream:
         self.rows = 0
 
     def write(self, piece: pa.Table) -> None:
+        check_stop()
         self.pending.append(piece.cast(self.schema))
         self.rows += piece.num_rows
         if self.rows >= ROW_GROUP_ROWS:
