@@ -21,7 +21,7 @@ Monte-Carlo interval beside it says how much of a miss or a pass could be chance
 Wilson for shares of independent patients (or injected cells), bootstrap (resampling patients)
 for medians and for the lesion-level ER+ share, the Wald interval of the logistic fit for the
 TMEM odds ratio, and replicate seeds for the cluster potential. The cohort computations are
-those of ``benchmarks/measure_targets.py`` (the README calibration table), built on the helpers
+those of the README calibration table, built on the helpers
 of :mod:`seedsoil.analysis`.
 
 >>> t = {x.target_id: x for x in load_targets()}["sites.her2.brain"]
@@ -77,7 +77,7 @@ DEFAULT_SEED = 20261121
 SUBTYPES = ("luminal_a", "luminal_b", "her2", "triple_negative")
 ORGANS4 = ("bone", "liver", "lung", "brain")
 BORST_ORGANS = {"gastrointestinal": "gi_tract", "peritoneum": "peritoneum", "lung_pleura": "lung"}
-"""Borst & Ingold 1993 site -> the model's organ (as benchmarks/measure_targets.py compares them)."""
+"""Borst & Ingold 1993 site -> the model's organ (as the README calibration table compares them)."""
 LATE_YEARS = 5.0
 RELAPSE_YEARS = 10.0
 INTRAPORTAL_CELLS = 1_000_000

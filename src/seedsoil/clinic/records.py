@@ -22,9 +22,6 @@ class Labels:
     def take(self, idx) -> Labels:
         return Labels(self.codes[idx], self.names)
 
-    def to_numpy(self) -> np.ndarray:
-        """As an object array of str."""
-        return np.array(self.names, dtype=object)[self.codes] if len(self.names) else np.array([], dtype=object)
 
     @staticmethod
     def concat(parts: list[Labels]) -> Labels:
