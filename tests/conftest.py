@@ -60,6 +60,9 @@ def _synthetic_tables(n: int = SYNTHETIC_PATIENTS, seed: int = SYNTHETIC_SEED) -
             cause.append("other_causes" if dead else "")
 
     regional = np.where(rng.random(n) < 0.05, rng.uniform(100, 2000, n), np.nan)
+    distant = np.where(relapsed, relapse_day, np.nan)
+    therapy = {t: rng.random(n) < 0.5 for t in ("endocrine", "chemotherapy", "anti_her2", "her2_tki", "bone_agent",
+                                               "radiotherapy")}
     patients = pd.DataFrame({
         "patient_id": np.arange(n, dtype=np.int64),
         "subtype": subtype.astype(object),
@@ -68,6 +71,7 @@ def _synthetic_tables(n: int = SYNTHETIC_PATIENTS, seed: int = SYNTHETIC_SEED) -
         "age_at_diagnosis": rng.uniform(25, 90, n),
         "tumor_size_mm": rng.lognormal(np.log(15), 0.5, n),
         "grade": rng.integers(1, 4, n).astype(np.int64),
+        "menopausal": rng.choice(["pre", "post"], size=n).astype(object),
         "tmem_score": rng.gamma(2.0, 5.0, n),
         "positive_nodes": rng.poisson(0.8, n).astype(np.int64),
         "nodes_examined": rng.integers(1, 20, n).astype(np.int64),
@@ -75,6 +79,10 @@ def _synthetic_tables(n: int = SYNTHETIC_PATIENTS, seed: int = SYNTHETIC_SEED) -
         "pN": rng.choice(["pN0", "pN0(i+)", "pN1mi", "pN1a"], size=n).astype(object),
         "M": np.full(n, "M0", dtype=object),
         "stage": rng.choice(["IA", "IB", "IIA", "IIB", "IIIA"], size=n).astype(object),
+        "surgery": rng.choice(["bcs", "mastectomy"], size=n).astype(object),
+        "endocrine": therapy["endocrine"], "endocrine_years": np.where(therapy["endocrine"], 5.0, 0.0),
+        "chemotherapy": therapy["chemotherapy"], "anti_her2": therapy["anti_her2"], "her2_tki": therapy["her2_tki"],
+        "bone_agent": therapy["bone_agent"], "radiotherapy": therapy["radiotherapy"],
         "dfs_days": np.minimum(np.array(dmfs_days), np.nan_to_num(regional, nan=np.inf)),
         "dmfs_days": np.array(dmfs_days, dtype=float),
         "os_days": np.array(os_days, dtype=float),
@@ -84,8 +92,12 @@ def _synthetic_tables(n: int = SYNTHETIC_PATIENTS, seed: int = SYNTHETIC_SEED) -
         "death_cause": np.array(cause, dtype=object),
         "first_metastasis_sites": np.array(first_sites, dtype=object),
         "metastasis_sites": np.array(sites, dtype=object),
+        "local_recurrence_day": np.full(n, np.nan),
         "regional_recurrence_day": regional,
+        "distant_metastasis_day": distant,
+        "metastatic_lines": np.where(relapsed, 1, 0).astype(np.int64),
         "n_colonies": rng.poisson(1.0, n).astype(np.int64) + relapsed.astype(np.int64),
+        "n_secondary_colonies": np.zeros(n, dtype=np.int64),
         "ctc_7_5ml": rng.poisson(0.5, n).astype(np.int64),
     })
     lesions = pd.DataFrame(lesion_rows, columns=["patient_id", "organ", "detection_day", "size_mm", "clone",

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from seedsoil.biology.organs import ORGANS
+from seedsoil.biology.organs import ORGANS, OrganTable
+from seedsoil.clinic import Clinic
 from seedsoil.engine.fast import FastEngine
 from seedsoil.engine.streams import BLOCK_PATIENTS
 from seedsoil.scenario import scenario_from_dict
@@ -21,7 +22,10 @@ def colonies(overrides: dict, n: int = 400, seed: int = SEED):
     """All colony founders of patients 0 .. n-1 (block 0): organ, clone, origin arrays (plus
     their CohortHistory)."""
     sc, p = scenario_from_dict(overrides, "<test>")
-    h = FastEngine(sc, p).simulate_rows(0, seed, np.arange(n))
+    eng = FastEngine(sc, p)
+    h = eng.simulate_block(0, seed)
+    clinic = Clinic(p, OrganTable.from_params(p), sc.cohort.follow_up_years, sc.treatment)
+    h = eng.after_surgery(h, clinic.exposure(h, clinic.plan(h, clinic.stage(h))), seed, 0).take(np.arange(n))
     assert len(h) == n
     return h.colonies.organ, h.colonies.clone, h.colonies.origin, h
 
@@ -97,7 +101,9 @@ def test_late_recurrences_come_from_dormancy_and_mostly_er_positive():
     over the whole block: colony counts per patient are too heavy-tailed for means (one ER-
     patient of block 0 has 141 late colonies, more than the other 149 ER- patients of the
     first 600 together)."""
-    _, _, origin, h = colonies({"parameters": {"colonisation.human_scale": 3e-4}}, n=BLOCK_PATIENTS)
+    # the biology of dormancy, without adjuvant therapy (endocrine therapy also kills dormant ER+ cells)
+    _, _, origin, h = colonies({"parameters": {"colonisation.human_scale": 3e-4}, "treatment": {"adjuvant": "none"}},
+                               n=BLOCK_PATIENTS)
     c = h.colonies
     late = c.founded > h.primary.diagnosis_day[c.row] + 5 * 365.25
     assert (c.origin[late] == 1).all() and late.any()  # after surgery only awakened cells found colonies

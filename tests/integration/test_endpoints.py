@@ -156,14 +156,19 @@ def test_sites_are_sorted_and_unique(patients):
             assert parts == sorted(set(parts)), (col, text)
 
 
-def test_regional_recurrence_enters_dfs_only(patients):
+def test_local_and_regional_recurrence_enter_dfs_only(patients):
     reg = patients["regional_recurrence_day"]
-    has = patients[reg.notna()]
-    assert (has["regional_recurrence_day"] >= 0).all()
-    assert (has["regional_recurrence_day"] <= has["os_days"]).all()
-    assert has["dfs_event"].all()
-    assert (has["dfs_days"] == np.minimum(has["regional_recurrence_day"], has["dmfs_days"])).all()
-    none = patients[reg.isna()]
+    loc = patients["local_recurrence_day"]
+    assert reg.notna().any() and loc.notna().any()
+    for col in ("regional_recurrence_day", "local_recurrence_day"):
+        has = patients[patients[col].notna()]
+        assert (has[col] >= 0).all()
+        assert (has[col] <= has["os_days"]).all()
+        assert has["dfs_event"].all()
+    first = np.fmin(np.fmin(reg, loc), patients["dmfs_days"])
+    has = patients[reg.notna() | loc.notna()]
+    assert (has["dfs_days"] == first[has.index]).all()
+    none = patients[reg.isna() & loc.isna()]
     assert (none["dfs_days"] == none["dmfs_days"]).all()
     assert (none["dfs_event"] == none["dmfs_event"]).all()
 
@@ -228,9 +233,11 @@ def test_lesions_do_not_outnumber_colonies(patients, lesions):
 
 
 def test_lesion_is_at_least_its_organ_detection_size(cohort, lesions):
-    """Metastases are found at their organ's detection size (larger only if present at diagnosis)."""
+    """Metastases are found at their organ's detection size (larger only if present at diagnosis,
+    where the staging work-up finds them from staging.workup_detection_fold of that size)."""
     organs = OrganTable.from_params(cohort.params)
     detect_mm = lesions["organ"].map(dict(zip(organs.names, organs.detection_mm, strict=True)))
+    detect_mm = detect_mm.where(lesions["detection_day"] > 0, detect_mm * cohort.params["staging.workup_detection_fold"])
     small = lesions[lesions["size_mm"] < detect_mm * (1 - 1e-6)]
     assert small.empty, small.assign(detection_mm=detect_mm[small.index]).head(10).to_string()
 
@@ -275,15 +282,17 @@ def _same(a: float, b: float) -> bool:
 
 def test_median_os_after_relapse_matches_lifelines(cohort, patients):
     got = median_os_after_distant_relapse(patients).set_index("subtype")
-    summary = cohort.summary()["median_os_after_distant_relapse_years"]
+    summary = cohort.summary()["median_os_after_distant_relapse_years"]  # relapse after surgery: M0
     rel = patients[patients["dmfs_event"] & (patients["metastasis_sites"] != "")]
     reached = 0
     for subtype, grp in rel.groupby("subtype"):
         expected = _km_median_years(grp["os_days"] - grp["dmfs_days"], grp["os_event"])
         assert int(got.loc[subtype, "n"]) == len(grp)
         assert _same(float(got.loc[subtype, "median_years"]), expected), (subtype, got.loc[subtype], expected)
+        m0 = grp[grp["M"] == "M0"]
+        expected_m0 = _km_median_years(m0["os_days"] - m0["dmfs_days"], m0["os_event"])
         from_summary = summary[subtype]["median_years"]
-        assert _same(math.nan if from_summary is None else from_summary, expected), subtype
+        assert _same(math.nan if from_summary is None else from_summary, expected_m0), subtype
         reached += math.isfinite(expected)
     assert reached >= 2, "too few subtypes reach a median for the check to mean anything"
 

@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 
 import seedsoil
+from seedsoil.biology.organs import OrganTable
+from seedsoil.clinic import Clinic
 from seedsoil.engine import get_engine
 from seedsoil.engine.history import FUNNEL_STAGES
 from seedsoil.scenario import load_scenario, scenario_from_dict
@@ -20,7 +22,7 @@ PATIENTS = 3000
 def _arm(endocrine_years: float):
     sc, _ = load_scenario("default")
     data = sc.model_dump(mode="python")
-    data["parameters"] = {**data["parameters"], "treatment.endocrine_years": endocrine_years}
+    data["treatment"] = {**data["treatment"], "endocrine_years": endocrine_years}
     return scenario_from_dict(data, f"<endocrine {endocrine_years} y>")
 
 
@@ -56,12 +58,16 @@ def test_pre_surgical_colonies_are_identical(engine):
             data = sc.model_dump(mode="python")
             data["parameters"] = {**data["parameters"], "dissemination.human_shedding_scale": 1e-6, "tmem.log_sd": 0.1}
             sc, p = scenario_from_dict(data, "<light>")
-        out[years] = get_engine(engine)(sc, p).simulate_rows(0, SEED, rows)
+        eng = get_engine(engine)(sc, p)
+        h = eng.simulate_rows(0, SEED, rows)
+        clinic = Clinic(p, OrganTable.from_params(p), sc.cohort.follow_up_years, sc.treatment)
+        plan = clinic.plan(h, clinic.stage(h))
+        out[years] = eng.after_surgery(h, clinic.exposure(h, plan), SEED, 0)
     a, b = out[5.0], out[0.0]
     t_dx = a.primary.diagnosis_day
     pre_a = a.colonies.take(np.flatnonzero(a.colonies.founded <= t_dx[a.colonies.row]))
     pre_b = b.colonies.take(np.flatnonzero(b.colonies.founded <= t_dx[b.colonies.row]))
-    for f in ("row", "organ", "clone", "founded", "origin"):
+    for f in ("row", "organ", "clone", "founded", "origin", "luck"):
         np.testing.assert_array_equal(getattr(pre_a, f), getattr(pre_b, f), err_msg=f)
     for f in ("row", "node", "founded"):
         np.testing.assert_array_equal(getattr(a.deposits, f), getattr(b.deposits, f), err_msg=f)

@@ -1,11 +1,18 @@
-"""Targets as data and `seedsoil validate` (issue 12, parts 1 and 2).
+"""Targets as data and `seedsoil validate` (issue 12, parts 1 and 2; treatment-variant runs, issue 9).
 
 The tests iterate over the packaged target table (src/seedsoil/analysis/targets.csv) instead of
 restating its numbers: every row has a computing function, a source and a tolerance; every
 function gives a plausible value on a small fixed-seed run; hand-built tables whose answer is
-known give exactly that answer; `--strict` exits 1 when a target fails and 0 when all pass (on a
-target set with known outcome); the CLI writes its CSV, JSON and figures; bad input is one
-`error:` line with exit status 2.
+known give exactly that answer; `validate` runs each treatment variant its targets read once,
+with the same patients and seed, into OUT/run/<run name>; `--strict` exits 1 when a target fails
+and 0 when all pass (on a target set with known outcome); the CLI writes its CSV, JSON and
+figures; bad input is one `error:` line with exit status 2.
+
+The issue-9 targets read patients columns added with the therapies (menopausal, surgery, the
+therapy flags, local_recurrence_day, distant_metastasis_day, ...): the tests that simulate them
+(test_subset_of_targets_runs_its_variants_into_out_run, and the slow
+test_cohort_function_gives_a_plausible_value and test_cli_writes_csv_json_and_a_figure_per_theme)
+need those columns in patients.parquet.
 """
 
 from __future__ import annotations
@@ -35,7 +42,8 @@ ENTRY = [sys.executable, "-c", "from seedsoil.interfaces.cli import main; main()
 SMALL_PATIENTS, SMALL_SEED = 3000, 7
 
 PLAUSIBLE = {"%": (0.0, 100.0), "years": (0.05, 20.0), "months": (1.0, 240.0), "odds ratio": (0.2, 10.0),
-             "TMEM units": (1.0, 500.0), "fraction": (0.0, 1.0), "fold": (1.0, 1000.0)}
+             "TMEM units": (1.0, 500.0), "fraction": (0.0, 1.0), "fold": (1.0, 1000.0), "rate ratio": (0.05, 5.0),
+             "hazard ratio": (0.1, 20.0), "ratio": (0.0, 10.0), "percentage points": (-100.0, 100.0)}
 """Values a computing function may give at all, by unit (a wrong column or scale falls outside)."""
 
 
@@ -64,7 +72,10 @@ def test_every_row_has_source_tolerance_and_population(target):
         assert lo <= target.published <= hi, "the published value must pass its own tolerance"
         assert target.passes(target.published)
     assert not target.passes(math.nan)
-    assert PLAUSIBLE[target.unit][0] <= lo and (math.isinf(hi) or hi <= PLAUSIBLE[target.unit][1] * 1.5)
+    assert (math.isinf(lo) or PLAUSIBLE[target.unit][0] <= lo) and (
+        math.isinf(hi) or hi <= PLAUSIBLE[target.unit][1] * 1.5)
+    assert not (math.isinf(lo) and math.isinf(hi))
+    assert target.runs == () if target.family == "assay" else target.runs
 
 
 def test_every_theme_has_targets_and_a_title():
@@ -76,9 +87,11 @@ def test_issue_12_tolerances_where_it_states_one():
     sites = [t for t in TARGETS if t.theme == "sites"]
     assert len(sites) == 16
     assert all(t.tolerance_kind == "absolute" and t.tolerance == 7 for t in sites)
-    survival = [t for t in TARGETS if t.theme == "survival"]
-    assert len(survival) == 5
-    assert all(t.tolerance_kind == "relative" and t.tolerance == pytest.approx(0.3) for t in survival)
+    medians = [t for t in TARGETS if t.theme == "survival" and t.unit != "ratio"]
+    assert len(medians) == 8  # Kennecke x 4, Lee bone-only, ESME x 3
+    assert all(t.tolerance_kind == "relative" and t.tolerance == pytest.approx(0.3) for t in medians)
+    assert {t.runs for t in medians if ".kennecke." in t.target_id} == {("1990",)}
+    assert {t.runs for t in medians if ".esme." in t.target_id} == {(T.DEFAULT_RUN,)}
     assert by["clinical.de_novo_stage_iv"].acceptance == (5.0, 7.0)
     assert by["sites.her2.brain"].acceptance == pytest.approx((25.3 - 7, 25.3 + 7))
     assert by["survival.kennecke.luminal_a"].acceptance == pytest.approx((2.2 * 0.7, 2.2 * 1.3))
@@ -157,10 +170,9 @@ def hand_built() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 @pytest.fixture(scope="module")
-def known() -> dict[str, T.Estimate]:
+def known() -> T.Cohort:
     p, lesions = hand_built()
-    c = T.Cohort(p, lesions, boot=20, seed=1)
-    return {tid: fn(c) for tid, fn in T.COHORT_FUNCTIONS.items() if tid != "dissemination.tmem_odds_ratio"}
+    return T.Cohort(p, lesions, boot=20, seed=1)
 
 
 @pytest.mark.parametrize("target_id, value, n", [
@@ -176,12 +188,13 @@ def known() -> dict[str, T.Estimate]:
     ("sites.luminal_a.bone", 100.0, 2),
     ("lobular.ilc.gastrointestinal", 1 / 3 * 100, 3),       # ILC: 3 patients (all of them, not the relapsed), 1 GI
     ("lobular.idc.gastrointestinal", 0.0, 7),
-    ("survival.kennecke.her2", 2.0, 3),                     # deaths 1, 2, 3 y after relapse: median 2
+    ("survival.kennecke.her2", 1.0, 2),                     # deaths 1, 2 y after relapse (the M1 patient is not
+                                                            # a relapse after early disease): median 1 (S = 0.5)
     ("survival.kennecke.luminal_a", 4.0, 2),                # 4 and 5 y: KM median is the first time S <= 0.5
     ("survival.bone_only_hr_positive", 48.0, 2),            # luminal A bone-only first relapses: 4 y = 48 months
 ])
 def test_hand_built_table_gives_the_known_answer(known, target_id, value, n):
-    e = known[target_id]
+    e = T.COHORT_FUNCTIONS[target_id](known)
     assert e.value == pytest.approx(value)
     assert e.n == n
     if math.isfinite(e.low):
@@ -200,7 +213,7 @@ def small_cohort() -> T.Cohort:
 @pytest.mark.parametrize("target_id", sorted(T.COHORT_FUNCTIONS))
 def test_cohort_function_gives_a_plausible_value(small_cohort, target_id):
     target = {t.target_id: t for t in TARGETS}[target_id]
-    e = T.COHORT_FUNCTIONS[target_id](small_cohort)
+    e = T.COHORT_FUNCTIONS[target_id](*[small_cohort] * len(target.runs))  # one run standing for every arm
     lo, hi = PLAUSIBLE[target.unit]
     assert math.isfinite(e.value), e
     assert lo <= e.value <= hi, e
@@ -266,7 +279,9 @@ def test_cli_writes_csv_json_and_a_figure_per_theme(tmp_path):
     for theme in T.THEMES:
         png = out / V.FIGURE_FILE.format(theme=theme)
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert (out / V.RUN_FOLDER / "manifest.json").exists()
+    for name in T.RUNS:
+        assert (out / V.RUN_FOLDER / name / "manifest.json").exists(), name
+    assert set(doc["meta"]["runs"]) == set(T.RUNS)
     for t in TARGETS:
         assert t.target_id in res.stdout
     # the same command again reuses OUT/run; another cohort size there is refused with one error line
@@ -304,10 +319,123 @@ def test_out_that_is_a_file_exits_1(tmp_path):
     assert len(lines) == 1 and lines[0].startswith("error:") and "not a folder" in lines[0]
 
 
-def test_another_run_in_out_is_refused(tmp_path):
+@pytest.mark.parametrize("where", ["run", f"run/{T.DEFAULT_RUN}"])
+def test_another_run_in_out_is_refused(tmp_path, where):
+    """A run of another size in OUT/run/modern, or a run folder of the one-run layout in OUT/run."""
     out = tmp_path / "v"
-    seedsoil.run("default", out / V.RUN_FOLDER, patients=20, seed=1, workers=1)
+    seedsoil.run("default", out / where, patients=20, seed=1, workers=1)
     proc = cli("validate", "--out", str(out), "--patients", "30", "--seed", "1", "--workers", "1")
     assert proc.returncode == 2, proc.stderr
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error:") and "holds another run" in lines[0], proc.stderr
+
+
+# ----- the treatment-variant runs --------------------------------------------------------------
+
+def fake_tables(patients: int, seed: int, treatment) -> dict[str, pd.DataFrame]:
+    """Patients tables with every column the targets read, drawn from ``seed`` alone (so paired
+    across runs), recurrence twice as fast without endocrine therapy: what `seedsoil.run` would
+    give, for the machinery tests (no engine)."""
+    rng = np.random.default_rng(seed)
+    y = DAYS_PER_YEAR
+    n = patients
+    subtype = rng.choice(T.SUBTYPES, n)
+    e = rng.exponential(1.0, n)
+    rate = 0.05 if treatment.endocrine is False else 0.025
+    t = e / rate
+    end = np.minimum(rng.exponential(60.0, n), 10.0)
+    seen = t <= end
+    p = pd.DataFrame({
+        "patient_id": np.arange(n, dtype=np.int64), "subtype": subtype, "histology": "idc",
+        "er": np.isin(subtype, ["luminal_a", "luminal_b"]), "pr": np.isin(subtype, ["luminal_a"]),
+        "her2": subtype == "her2", "M": "M0", "pN": rng.choice(["pN0", "pN0(i+)", "pN1mi", "pN1a", "pN2a"], n),
+        "stage": "IIA", "grade": rng.choice([1, 2, 3], n), "tumor_size_mm": rng.uniform(5, 50, n),
+        "nodes_examined": 2, "menopausal": rng.choice(["pre", "post"], n), "surgery": "bcs",
+        "os_days": end * y, "os_event": end < 10.0, "local_recurrence_day": np.nan, "regional_recurrence_day": np.nan,
+        "distant_metastasis_day": np.where(seen, t * y, np.nan), "ctc_7_5ml": 0, "tmem_score": 50.0,
+    })
+    p["first_metastasis_sites"] = p["metastasis_sites"] = np.where(seen, "bone", "")
+    p["dmfs_days"], p["dmfs_event"] = np.where(seen, t * y, p["os_days"]), seen | p["os_event"]
+    lesions = pd.DataFrame({"patient_id": p["patient_id"][seen], "organ": "bone",
+                            "detection_day": p["distant_metastasis_day"][seen]})
+    return {"patients": p, "lesions": lesions, "funnel": pd.DataFrame()}
+
+
+def test_validate_runs_only_the_variants_its_targets_read(monkeypatch, tmp_path):
+    """Each run a chosen target reads, once, in RUNS order, with the same patients and seed, into
+    OUT/run/<name>; progress counts the patients of all runs; meta times each run."""
+    calls = []
+
+    def run_cohort(scenario, folder, patients, seed, workers, resume, progress):
+        calls.append((scenario.treatment, folder, patients, seed, resume))
+        if progress is not None:
+            progress(patients // 2, patients)
+            progress(patients, patients)
+        return fake_tables(patients, seed, scenario.treatment), 2
+
+    monkeypatch.setattr(V, "_run_cohort", run_cohort)
+    by = {t.target_id: t for t in TARGETS}
+    chosen = [by["therapy.endocrine.rr_years_0_4"], by["survival.kennecke.luminal_a"], by["clinical.pn0"],
+              by["therapy.endocrine.rr_years_5_9"]]
+    seen = []
+    v = V.validate(4000, 9, 1, tmp_path / "v", targets=chosen, boot=10, progress=lambda d, n: seen.append((d, n)))
+    names = ["modern", "1990", "1990_endocrine", "1990_no_endocrine"]
+    assert [c[1] for c in calls] == [tmp_path / "v" / V.RUN_FOLDER / r for r in names]
+    assert {(c[2], c[3]) for c in calls} == {(4000, 9)}
+    assert [c[0] for c in calls] == [V.variant_scenario(r).treatment for r in names]
+    assert calls[2][0].endocrine is True and calls[3][0].endocrine is False and calls[1][0].era == "1990"
+    assert seen[-1] == (4 * 4000, 4 * 4000) and all(b[0] >= a[0] for a, b in zip(seen, seen[1:]))
+    assert {n for _, n in seen} == {4 * 4000}
+    assert list(v.meta["runs"]) == names and set(v.meta["timings_s"]["runs"]) == set(names)
+    assert v.meta["runs"]["1990_endocrine"]["treatment"] == {"era": "1990", "endocrine": True, "endocrine_years": 5.0}
+    assert v.meta["patients"] == 4000
+    rr = v.table.set_index("target_id").loc["therapy.endocrine.rr_years_0_4"]
+    assert rr["runs"] == "1990_endocrine;1990_no_endocrine"
+    assert rr["simulated"] == pytest.approx(0.5, rel=0.2)  # the fake arms halve the hazard
+    json.dumps(v.to_dict(), allow_nan=False)
+    written = v.save(tmp_path / "v")
+    assert {p.name for p in written} >= {V.FIGURE_FILE.format(theme=t) for t in ("therapy", "survival", "clinical")}
+    # an assay-only subset runs nothing
+    calls.clear()
+    v = V.validate(4000, 9, 1, targets=[by["mouse.fidler.alive_24h"]])
+    assert calls == [] and v.meta["runs"] == {} and v.meta["patients"] == 0
+
+
+def test_print_table_names_the_runs(monkeypatch):
+    from rich.console import Console
+
+    monkeypatch.setattr(V, "_run_cohort", lambda sc, folder, n, s, w, r, p: (fake_tables(n, s, sc.treatment), 2))
+    by = {t.target_id: t for t in TARGETS}
+    v = V.validate(500, 2, 1, targets=[by["therapy.endocrine.rr_years_0_4"]], boot=5)
+    console = Console(record=True, width=400)
+    V.print_table(v, console)
+    text = console.export_text()
+    assert "default scenario, 2 treatment runs, 500 patients each" in text
+    assert "1990_endocrine: era=1990, endocrine=true, endocrine_years=5" in text
+
+
+def test_subset_of_targets_runs_its_variants_into_out_run(tmp_path):
+    """The variant machinery with the real engine on a tiny cohort: a subset of targets runs only
+    the runs it reads, each run folder's scenario carries its overrides, and a second validation
+    reuses the folders. Needs the issue-9 patients columns (distant_metastasis_day, ...)."""
+    by = {t.target_id: t for t in TARGETS}
+    chosen = [by["therapy.endocrine.rr_years_0_4"], by["survival.kennecke.luminal_a"], by["clinical.pn0"]]
+    out = tmp_path / "v"
+    v = V.validate(64, 3, 1, out, targets=chosen, boot=5)
+    names = ["modern", "1990", "1990_endocrine", "1990_no_endocrine"]
+    assert sorted(p.name for p in (out / V.RUN_FOLDER).iterdir()) == sorted(names)
+    for name in names:
+        manifest = json.loads((out / V.RUN_FOLDER / name / "manifest.json").read_text())
+        assert manifest["patients"] == 64 and manifest["seed"] == 3
+        treatment = manifest["scenario"]["treatment"]
+        assert all(treatment[k] == val for k, val in T.RUNS[name].items()), (name, treatment)
+    pats = {name: pd.read_parquet(out / V.RUN_FOLDER / name / "patients.parquet") for name in names}
+    for name in names[1:]:  # paired: the same patients before surgery in every run
+        assert pats[name]["subtype"].equals(pats["modern"]["subtype"])
+        assert pats[name]["tumor_size_mm"].equals(pats["modern"]["tumor_size_mm"])
+    on = pats["1990_endocrine"]
+    assert on.loc[on["er"] & (on["M"] == "M0"), "endocrine"].all()  # adjuvant therapy is for M0 disease
+    assert not pats["1990_no_endocrine"]["endocrine"].any()
+    assert len(v.table) == 3 and math.isfinite(v.table.set_index("target_id").loc["clinical.pn0", "simulated"])
+    again = V.validate(64, 3, 1, out, targets=chosen, boot=5)
+    assert again.table["simulated"].equals(v.table["simulated"])

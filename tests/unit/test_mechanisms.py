@@ -7,11 +7,10 @@ import pytest
 from scipy.integrate import quad
 
 from seedsoil.biology import cascade
-from seedsoil.biology.dormancy import AwakeningSchedule
+from seedsoil.biology.dormancy import AdjuvantAwakening, AwakeningSchedule
 from seedsoil.biology.growth import Gompertz, cells_to_diameter, diameter_to_cells
 from seedsoil.biology.nodes import deposit_probability, node_arrest_probabilities
 from seedsoil.biology.organs import ORGANS, OrganTable
-from seedsoil.biology.therapy import TreatmentPlan, awakening_schedule
 from seedsoil.biology.traits import Traits
 from seedsoil.params import default_parameters
 
@@ -143,11 +142,16 @@ def test_er_positive_cells_sleep_longer_and_endocrine_therapy_suppresses_awakeni
     w_neg, _ = cascade.dormancy_rates(BASE.with_(er=0.0), P)
     w_pos, _ = cascade.dormancy_rates(BASE.with_(er=1.0), P)
     assert w_pos < w_neg
-    plan_on = TreatmentPlan.standard(True, P)
-    plan_off = TreatmentPlan.standard(False, P)
-    on = awakening_schedule(BASE, 1000.0, plan_on, P).probability(np.array([900.0]))[0]
-    off = awakening_schedule(BASE, 1000.0, plan_off, P).probability(np.array([900.0]))[0]
+    death = np.array([cascade.dormancy_rates(BASE.with_(er=1.0), P)[1]])
+    wake = np.array([w_pos])
+    window = np.array([5 * 365.25])
+    on = AdjuvantAwakening(wake * P["treatment.endocrine_awakening_fold"], wake, death, window,
+                           death * P["treatment.endocrine_dormant_death_fold"]).probability()[0]
+    off = AdjuvantAwakening(wake, wake, death, np.zeros(1)).probability()[0]
     assert on < off
+    # the carry-over: a cell still dormant when therapy stops is as likely to awaken as untreated
+    later = AdjuvantAwakening(wake, wake, death, np.zeros(1)).probability()[0]
+    assert later == pytest.approx(off)
 
 
 def test_awakening_probability_limits():

@@ -162,9 +162,6 @@ def test_covariates_match_fast_engine(busy):
         assert pr.law.n0 == pf.law.n0
         assert np.array_equal(pr.diagnosis_day, pf.diagnosis_day)
         assert np.array_equal(pr.diagnosis_cells, pf.diagnosis_cells)
-        assert np.array_equal(hr.plan.endocrine_years, hf.plan.endocrine_years)
-        assert hr.plan.endocrine_awakening_fold == hf.plan.endocrine_awakening_fold
-        assert hr.plan.metastatic_growth_fold == hf.plan.metastatic_growth_fold
         assert hr.traits.traits == hf.traits.traits and hr.clone_names == hf.clone_names
         assert np.array_equal(hr.traits.shares, hf.traits.shares)
         assert np.array_equal(hr.covariates.trait_key, hf.covariates.trait_key)
@@ -275,7 +272,7 @@ def test_shedding_clock_integrates_the_growth_law():
 def test_refuses_patients_beyond_the_cap(busy, monkeypatch):
     monkeypatch.setattr(ref, "MAX_UNITS", 1000)
     with pytest.raises(ValueError, match="fast engine") as err:
-        ReferenceEngine(*busy).simulate_rows(0, SEED, [0])
+        ReferenceEngine(*busy).simulate_rows(0, SEED, range(8))  # some of them (invasion varies)
     assert isinstance(err.value, ref.ReferenceCapacityError)
     assert isinstance(err.value, ScenarioError)  # what the CLI reports as one `error:` line
     # parallel runs send it back from a worker process

@@ -1,11 +1,14 @@
 """Published targets as data, and for each the function that computes it from a simulation.
 
 The table is ``targets.csv`` beside this module, one row per target: ``target_id``, ``theme``
-(one figure each in ``seedsoil validate``), ``family`` (``cohort``: computed from a run's
+(one figure each in ``seedsoil validate``), ``family`` (``cohort``: computed from runs'
 patients/lesions/funnel tables; ``assay``: from the mouse assays), ``quantity``, ``unit``,
 ``published`` (empty where the source gives only a range or a word), the tolerance, the
-``tolerance_basis`` (issue 12 part 5 where it states one, else what was chosen and why),
-``population``, ``source`` and ``short_source``. Tolerance kinds:
+``tolerance_basis`` (issue 12 part 5 or issue 9 part 5 where it states one, else what was chosen
+and why), ``population``, ``source``, ``short_source`` and ``runs``: the runs of the default
+scenario a cohort target reads, ``;``-separated names of :data:`RUNS` (empty: the default run,
+``modern``; assay targets read none). A target reading two runs compares paired arms (treated
+first, control second): the same patients and seed under two treatment overrides. Tolerance kinds:
 
 ============  ==========================================  =========================================
 kind          columns                                      passes when the simulated value is in
@@ -14,15 +17,18 @@ kind          columns                                      passes when the simul
 ``relative``  ``tolerance`` (a fraction, 0.3 = 30%)        [published (1 - tol), published (1 + tol)]
 ``range``     ``lower``, ``upper``                         [lower, upper]
 ``minimum``   ``lower``                                    [lower, infinity)
+``maximum``   ``upper``                                    (-infinity, upper]
 ============  ==========================================  =========================================
 
 A target passes when its simulated point value lies in that band (bounds included); the 95%
 Monte-Carlo interval beside it says how much of a miss or a pass could be chance. Intervals:
 Wilson for shares of independent patients (or injected cells), bootstrap (resampling patients)
-for medians and for the lesion-level ER+ share, the Wald interval of the logistic fit for the
-TMEM odds ratio, and replicate seeds for the cluster potential. The cohort computations are
-those of the README calibration table, built on the helpers
-of :mod:`seedsoil.analysis`.
+for medians, Kaplan-Meier risks and the lesion-level ER+ share, the paired bootstrap (the same
+patients drawn in both arms) for rate ratios and risk differences between treatment arms, the
+Wald interval of the logistic fit for the TMEM odds ratio and of the Cox fit for nodal hazard
+ratios, and replicate seeds for the cluster potential. The cohort computations are those of the
+README calibration table, built on the helpers of :mod:`seedsoil.analysis` (therapy effects:
+:mod:`seedsoil.analysis.therapy_effects`).
 
 >>> t = {x.target_id: x for x in load_targets()}["sites.her2.brain"]
 >>> (t.published, t.acceptance, t.passes(30.0), t.passes(33.0))
@@ -31,6 +37,9 @@ of :mod:`seedsoil.analysis`.
 >>> p = pd.DataFrame({"M": ["M0", "M0", "M0", "M1"]})
 >>> round(FUNCTIONS["clinical.de_novo_stage_iv"](Cohort(p)).value, 6)
 25.0
+>>> t = {x.target_id: x for x in load_targets()}["therapy.endocrine.rr_years_0_4"]
+>>> (t.runs, t.acceptance)
+(('1990_endocrine', '1990_no_endocrine'), (0.43, 0.63))
 """
 
 from __future__ import annotations
@@ -46,6 +55,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from seedsoil.analysis import therapy_effects as TE
 from seedsoil.analysis.case_control import marker_odds_ratio
 from seedsoil.analysis.sites import site_shares_by_subtype
 from seedsoil.analysis.survival import (
@@ -54,24 +64,69 @@ from seedsoil.analysis.survival import (
 
 TARGETS_FILE = Path(__file__).with_name("targets.csv")
 COLUMNS = ("target_id", "theme", "family", "label", "quantity", "unit", "published", "tolerance_kind", "tolerance",
-           "lower", "upper", "tolerance_basis", "population", "source", "short_source")
-TOLERANCE_KINDS = ("absolute", "relative", "range", "minimum")
+           "lower", "upper", "tolerance_basis", "population", "source", "short_source", "runs")
+TOLERANCE_KINDS = ("absolute", "relative", "range", "minimum", "maximum")
 FAMILIES = ("cohort", "assay")
-THEMES = ("clinical", "dissemination", "sites", "lobular", "survival", "mouse")
+THEMES = ("clinical", "dissemination", "sites", "lobular", "survival", "therapy", "mouse")
 """Themes in display order (one figure each)."""
 THEME_TITLES = {
     "clinical": "relapse, staging and late recurrence", "dissemination": "dissemination: CTCs and TMEM",
     "sites": "metastatic sites by subtype", "lobular": "lobular (ILC) vs ductal (IDC) sites",
-    "survival": "survival after distant relapse", "mouse": "mouse metastasis assays",
+    "survival": "survival after distant metastasis", "therapy": "adjuvant therapy effects (paired arms)",
+    "mouse": "mouse metastasis assays",
 }
 UNIT_FORMATS: dict[str, tuple[str, str]] = {
     "%": (".1f", "%"), "years": (".1f", " y"), "months": (".0f", " mo"), "odds ratio": (".2f", ""),
-    "TMEM units": (".0f", ""), "fraction": (".3g", ""), "fold": (".1f", "x"),
+    "TMEM units": (".0f", ""), "fraction": (".3g", ""), "fold": (".1f", "x"), "rate ratio": (".2f", ""),
+    "hazard ratio": (".2f", ""), "ratio": (".2f", ""), "percentage points": (".1f", " pp"),
 }
 """Unit -> (number format, suffix) for tables; every unit of targets.csv is here."""
 
+DEFAULT_RUN = "modern"
+RUNS: dict[str, dict[str, object]] = {
+    "modern": {},
+    "1990": {"era": "1990"},
+    "1990_endocrine": {"era": "1990", "endocrine": True, "endocrine_years": 5.0},
+    "1990_no_endocrine": {"era": "1990", "endocrine": False},
+    "1990_chemotherapy": {"era": "1990", "chemotherapy": True},
+    "1990_no_chemotherapy": {"era": "1990", "chemotherapy": False},
+    "modern_chemotherapy_anti_her2": {"chemotherapy": True, "anti_her2": True, "her2_tki": False},
+    "modern_chemotherapy_no_anti_her2": {"chemotherapy": True, "anti_her2": False, "her2_tki": False},
+    "modern_bone_agent": {"bone_agent": True},
+    "modern_no_bone_agent": {"bone_agent": False},
+    "1990_bcs_radiotherapy": {"era": "1990", "surgery": "bcs", "radiotherapy": True},
+    "1990_bcs_no_radiotherapy": {"era": "1990", "surgery": "bcs", "radiotherapy": False},
+}
+"""The runs validation makes: run name -> overrides of the default scenario's ``[treatment]`` table
+(seedsoil.scenario.Treatment), every run with the same patients and seed, so that patient i is
+the same person before surgery in all of them. ``modern`` is the default scenario itself. The
+paired arms follow the trials each target compares: 5 years of endocrine therapy vs none (EBCTCG
+2011 compared about 5 years of tamoxifen with none), chemotherapy vs none (EBCTCG 2012:
+anthracycline-based regimens vs none), trastuzumab vs none with chemotherapy in both arms and no HER2 tyrosine-kinase inhibitor in
+either (the EBCTCG 2021 trials added trastuzumab to chemotherapy), a bone agent vs none (EBCTCG
+2015), radiotherapy vs none after breast-conserving surgery (EBCTCG 2011, Darby); the other
+therapies follow the era's guideline in both arms. The names are folder names (OUT/run/<name>)."""
+
+
+def run_description(name: str) -> str:
+    """'1990_endocrine: era=1990, endocrine=true, endocrine_years=5'; 'modern: the default scenario'."""
+    overrides = RUNS[name]
+    if not overrides:
+        return f"{name}: the default scenario"
+    text = ", ".join(f"{k}={str(v).lower() if isinstance(v, bool) else f'{v:g}' if isinstance(v, float) else v}"
+                     for k, v in overrides.items())
+    return f"{name}: {text}"
+
+
+def runs_needed(targets: Iterable[Target]) -> tuple[str, ...]:
+    """The runs ``targets`` read, each once, in :data:`RUNS` order."""
+    wanted = {r for t in targets for r in t.runs}
+    return tuple(r for r in RUNS if r in wanted)
+
+
 BOOT = 200
-"""Bootstrap resamples for the intervals of medians and of the lesion-level ER+ share."""
+"""Bootstrap resamples for the intervals of medians, Kaplan-Meier risks, rate ratios and the
+lesion-level ER+ share."""
 Z = float(norm.ppf(0.975))
 DEFAULT_SEED = 20261121
 SUBTYPES = ("luminal_a", "luminal_b", "her2", "triple_negative")
@@ -80,6 +135,12 @@ BORST_ORGANS = {"gastrointestinal": "gi_tract", "peritoneum": "peritoneum", "lun
 """Borst & Ingold 1993 site -> the model's organ (as the README calibration table compares them)."""
 LATE_YEARS = 5.0
 RELAPSE_YEARS = 10.0
+ENDOCRINE_INTERVALS = {"years_0_4": (0.0, 5.0), "years_5_9": (5.0, 10.0)}
+"""EBCTCG 2011 (Davies): recurrence rate ratios of years 0-4 and 5-9 from diagnosis, in years [start, stop)."""
+RADIOTHERAPY_YEARS = 10.0
+"""EBCTCG 2011 (Darby) reports the 10-year risk of any first recurrence."""
+SENTINEL_YEARS = 10.0
+"""Issue 9 part 5: regional recurrence at 10 years after sentinel-node biopsy alone."""
 INTRAPORTAL_CELLS = 1_000_000
 INTRAVENOUS_CELLS = 200_000
 POTENTIAL_REPLICATES = 8
@@ -111,16 +172,20 @@ class Target:
     population: str
     source: str
     short_source: str
+    runs: tuple[str, ...] = (DEFAULT_RUN,)
+    """Names of :data:`RUNS` the computing function takes, in its argument order (empty for assays)."""
 
     @property
     def acceptance(self) -> tuple[float, float]:
-        """The band of simulated values that pass: (low, high), high may be infinite."""
+        """The band of simulated values that pass: (low, high), low or high may be infinite."""
         if self.tolerance_kind == "absolute":
             return (round(self.published - self.tolerance, 12), round(self.published + self.tolerance, 12))
         if self.tolerance_kind == "relative":
             return (round(self.published * (1 - self.tolerance), 12), round(self.published * (1 + self.tolerance), 12))
         if self.tolerance_kind == "range":
             return (self.lower, self.upper)
+        if self.tolerance_kind == "maximum":
+            return (-math.inf, self.upper)
         return (self.lower, math.inf)
 
     def passes(self, value: float) -> bool:
@@ -151,10 +216,12 @@ class Target:
 
     @property
     def band_text(self) -> str:
-        """The acceptance band: '5-7%', '>= 50%', '18.3-32.3%'."""
+        """The acceptance band: '5-7%', '>= 50%', '<= 1%', '18.3-32.3%'."""
         lo, hi = self.acceptance
         if math.isinf(hi):
             return f">= {self.format_given(lo)}"
+        if math.isinf(lo):
+            return f"<= {self.format_given(hi)}"
         return f"{self.format_given(lo, False)}-{self.format_given(hi)}"
 
     @property
@@ -200,15 +267,30 @@ def _check(t: Target, where: str) -> None:
     elif t.tolerance_kind == "range":
         if not (np.isfinite(t.lower) and np.isfinite(t.upper) and t.lower < t.upper):
             raise TargetTableError(f"{where}: a range tolerance needs lower < upper")
+    elif t.tolerance_kind == "maximum":
+        if not np.isfinite(t.upper):
+            raise TargetTableError(f"{where}: a maximum tolerance needs upper")
     elif not np.isfinite(t.lower):
         raise TargetTableError(f"{where}: a minimum tolerance needs lower")
     for col in ("target_id", "label", "quantity", "tolerance_basis", "population", "source", "short_source"):
         if not getattr(t, col).strip():
             raise TargetTableError(f"{where}: {col} is empty")
+    unknown = [r for r in t.runs if r not in RUNS]
+    if unknown:
+        raise TargetTableError(f"{where}: unknown run {unknown[0]!r}; runs: {', '.join(RUNS)}")
+    if t.family == "assay" and t.runs:
+        raise TargetTableError(f"{where}: an assay target reads no run; leave runs empty")
+    if len(set(t.runs)) != len(t.runs):
+        raise TargetTableError(f"{where}: runs name one run twice")
+
+
+def _runs(text: str, family: str) -> tuple[str, ...]:
+    names = tuple(r.strip() for r in str(text).split(";") if r.strip())
+    return names or ((DEFAULT_RUN,) if family == "cohort" else ())
 
 
 def read_targets(path: str | Path) -> tuple[Target, ...]:
-    """Read and check a target table (columns :data:`COLUMNS`; ids unique)."""
+    """Read and check a target table (columns :data:`COLUMNS`; ids unique; runs known)."""
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
@@ -216,8 +298,10 @@ def read_targets(path: str | Path) -> tuple[Target, ...]:
     out, seen = [], set()
     for i, row in enumerate(frame.to_dict("records"), start=2):
         where = f"{Path(path).name} line {i}"
-        t = Target(**{c: (_number(row, c, where) if c in ("published", "tolerance", "lower", "upper") else str(row[c]))
-                      for c in COLUMNS})
+        fields = {c: (_number(row, c, where) if c in ("published", "tolerance", "lower", "upper") else str(row[c]))
+                  for c in COLUMNS}
+        fields["runs"] = _runs(fields["runs"], fields["family"])
+        t = Target(**fields)
         _check(t, where)
         if t.target_id in seen:
             raise TargetTableError(f"{where}: target_id {t.target_id!r} appears twice")
@@ -284,16 +368,27 @@ class Cohort:
 
     ``patients`` follows docs/schema.md; ``lesions`` is needed only by the late ER+ target and
     ``funnel`` by none yet. Bootstrap draws come from streams keyed by (``seed``, statistic), so a
-    target's interval does not depend on which other targets were computed.
+    target's interval does not depend on which other targets were computed. ``sentinel_count`` is
+    the run's ``nodes.sentinel_count`` (nodes a sentinel biopsy removes; default: the default
+    parameters' value).
     """
 
     def __init__(self, patients: pd.DataFrame, lesions: pd.DataFrame | None = None, funnel: pd.DataFrame | None = None,
-                 *, seed: int = DEFAULT_SEED, boot: int = BOOT):
+                 *, seed: int = DEFAULT_SEED, boot: int = BOOT, sentinel_count: int | None = None):
         self.patients = patients.reset_index(drop=True)
         self.lesions = lesions
         self.funnel = funnel
         self.seed = int(seed)
         self.boot = int(boot)
+        self._sentinel_count = sentinel_count
+
+    @property
+    def sentinel_count(self) -> int:
+        if self._sentinel_count is None:
+            from seedsoil.params import default_parameters
+
+            self._sentinel_count = int(default_parameters()["nodes.sentinel_count"])
+        return int(self._sentinel_count)
 
     def rng(self, name: str) -> np.random.Generator:
         return np.random.default_rng([self.seed, zlib.crc32(name.encode())])
@@ -324,31 +419,69 @@ class Cohort:
         return marker_odds_ratio(self.patients)
 
     @cached_property
+    def nodal_cox(self) -> pd.DataFrame:
+        """The nodal Cox model of distant metastasis (:func:`seedsoil.analysis.therapy_effects.nodal_cox`)."""
+        return TE.nodal_cox(self.patients)
+
+    @cached_property
     def relapsed_table(self) -> pd.DataFrame:
         return self.patients[self.relapsed].reset_index(drop=True)
 
     @cached_property
-    def os_after_relapse(self) -> dict[str, Estimate]:
-        """Median OS after distant relapse by subtype (years), patients resampled jointly."""
+    def os_after_relapse_draws(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(point medians, bootstrap medians (resamples x subtypes), patients) of survival after a
+        distant relapse (years) by :data:`SUBTYPES`, among patients without metastasis at diagnosis
+        (M0: Kennecke 2010 followed early breast cancer), patients resampled jointly."""
         rel = self.relapsed_table
+        rel = rel[rel["M"] == "M0"].reset_index(drop=True) if "M" in rel.columns else rel
         point = median_os_after_distant_relapse(rel).set_index("subtype") if len(rel) else pd.DataFrame(
             columns=["n", "median_years"])
+        values = point["median_years"].reindex(SUBTYPES).to_numpy(float)
+        counts = point["n"].reindex(SUBTYPES).fillna(0).to_numpy(np.int64)
         rng = self.rng("os_after_relapse")
         if len(rel) and self.boot > 0:
             reps = np.array([median_os_after_distant_relapse(rel.iloc[rng.integers(0, len(rel), len(rel))])
                              .set_index("subtype")["median_years"].reindex(SUBTYPES).to_numpy(float)
                              for _ in range(self.boot)])
-            ci = np.full((2, len(SUBTYPES)), np.nan)
-            ok = np.isfinite(reps).any(axis=0)
-            ci[:, ok] = np.nanpercentile(reps[:, ok], [2.5, 97.5], axis=0)
         else:
-            ci = np.full((2, len(SUBTYPES)), np.nan)
-        out = {}
-        for j, s in enumerate(SUBTYPES):
-            v = float(point["median_years"].get(s, math.nan))
-            out[s] = Estimate(v, float(ci[0, j]), float(ci[1, j]), int(point["n"].get(s, 0)),
-                              f"bootstrap ({self.boot})")
-        return out
+            reps = np.full((0, len(SUBTYPES)), np.nan)
+        return values, reps, counts
+
+    @cached_property
+    def os_after_relapse(self) -> dict[str, Estimate]:
+        """Median OS after distant relapse by subtype (years; M0 at diagnosis), patients resampled jointly."""
+        values, reps, counts = self.os_after_relapse_draws
+        ci = _percentiles(reps)
+        return {s: Estimate(float(values[j]), float(ci[0, j]), float(ci[1, j]), int(counts[j]),
+                            f"bootstrap ({self.boot})") for j, s in enumerate(SUBTYPES)}
+
+    @cached_property
+    def os_from_metastasis(self) -> dict[str, Estimate]:
+        """Median OS (months) from the first distant metastasis, de novo or relapsed, by receptor
+        group (:data:`seedsoil.analysis.therapy_effects.RECEPTOR_GROUPS`), patients resampled jointly."""
+        groups = TE.RECEPTOR_GROUPS
+        point = TE.median_months_by_receptor_group(self.patients).set_index("receptor_group")
+        met = self.patients[np.isfinite(self.patients["distant_metastasis_day"].to_numpy(float))].reset_index(drop=True)
+        rng = self.rng("os_from_metastasis")
+        if len(met) and self.boot > 0:
+            reps = np.array([TE.median_months_by_receptor_group(met.iloc[rng.integers(0, len(met), len(met))])
+                             .set_index("receptor_group")["median_months"].reindex(groups).to_numpy(float)
+                             for _ in range(self.boot)])
+        else:
+            reps = np.full((0, len(groups)), np.nan)
+        ci = _percentiles(reps)
+        return {g: Estimate(float(point.loc[g, "median_months"]), float(ci[0, j]), float(ci[1, j]),
+                            int(point.loc[g, "n"]), f"bootstrap ({self.boot})") for j, g in enumerate(groups)}
+
+
+def _percentiles(reps: np.ndarray) -> np.ndarray:
+    """2.5 and 97.5 percentiles of each column of bootstrap draws, shape (2, columns); NaN for a
+    column without a finite draw."""
+    ci = np.full((2, reps.shape[1]), np.nan)
+    if len(reps):
+        ok = np.isfinite(reps).any(axis=0)
+        ci[:, ok] = np.nanpercentile(reps[:, ok], [2.5, 97.5], axis=0)
+    return ci
 
 
 def _organ_counts(shares: pd.DataFrame) -> dict[str, tuple[dict[str, int], int]]:
@@ -442,7 +575,111 @@ def _bone_only(c: Cohort) -> Estimate:
     return Estimate(median(), lo, hi, len(after), f"bootstrap ({c.boot})")
 
 
-COHORT_FUNCTIONS: dict[str, Callable[[Cohort], Estimate]] = {
+SUBGROUPS: dict[str, Callable[[pd.DataFrame], pd.Series]] = {
+    "m0": lambda p: p["M"] == "M0",
+    "er_positive": lambda p: (p["M"] == "M0") & p["er"].astype(bool),
+    "her2_positive": lambda p: (p["M"] == "M0") & p["her2"].astype(bool),
+    "postmenopausal": lambda p: (p["M"] == "M0") & (p["menopausal"] == "post"),
+    "premenopausal": lambda p: (p["M"] == "M0") & (p["menopausal"] == "pre"),
+}
+"""Trial populations of the rate-ratio targets: patients without metastasis at diagnosis (the
+trials enrolled early breast cancer), by receptor or menopausal status."""
+
+
+def _rate_ratio(endpoint: str, subgroup: str, start: float = 0.0, stop: float = math.inf
+                ) -> Callable[[Cohort, Cohort], Estimate]:
+    """Paired rate ratio (treated run over control run) of ``endpoint`` in years [start, stop)."""
+    def compute(treated: Cohort, control: Cohort) -> Estimate:
+        r = TE.paired_rate_ratio(treated.patients, control.patients, endpoint=endpoint, start_years=start,
+                                 stop_years=stop, subgroup=SUBGROUPS[subgroup], reps=treated.boot,
+                                 rng=treated.rng(f"rate_ratio:{endpoint}:{subgroup}:{start:g}:{stop:g}"))
+        return Estimate(float(r["value"]), float(r["ci_low"]), float(r["ci_high"]), int(r["n"]),
+                        f"paired bootstrap ({treated.boot})")
+    return compute
+
+
+def _after_bcs(p: pd.DataFrame) -> pd.Series:
+    return (p["M"] == "M0") & (p["surgery"] == "bcs")
+
+
+def _km_risk(endpoint: str, years: float, select: Callable[[Cohort], pd.Series], name: str
+             ) -> Callable[[Cohort], Estimate]:
+    """Kaplan-Meier risk (%) of ``endpoint`` by ``years`` among the patients ``select`` picks."""
+    def compute(c: Cohort) -> Estimate:
+        times = TE.event_times(c.patients[select(c).to_numpy(bool)], endpoint).reset_index(drop=True)
+        if not len(times):
+            return Estimate(math.nan, math.nan, math.nan, 0, f"bootstrap ({c.boot})")
+
+        def risk(idx=None) -> float:
+            return 100 * TE.cumulative_incidence(times if idx is None else times.iloc[idx], years)
+
+        lo, hi = bootstrap(risk, len(times), c.rng(f"km_risk:{name}"), c.boot)
+        return Estimate(risk(), lo, hi, len(times), f"bootstrap ({c.boot})")
+    return compute
+
+
+def _radiotherapy_reduction(treated: Cohort, control: Cohort) -> Estimate:
+    """10-year risk of any first recurrence without radiotherapy minus with (percentage points),
+    paired patients after breast-conserving surgery, paired bootstrap."""
+    a, b = TE.paired_arms(treated.patients, control.patients)
+    sel = (_after_bcs(a) & _after_bcs(b)).to_numpy(bool)
+    ta = TE.event_times(a[sel]).reset_index(drop=True)
+    tb = TE.event_times(b[sel]).reset_index(drop=True)
+    if not len(ta):
+        return Estimate(math.nan, math.nan, math.nan, 0, f"paired bootstrap ({treated.boot})")
+
+    def reduction(idx=None) -> float:
+        pick = (lambda t: t) if idx is None else (lambda t: t.iloc[idx])
+        return 100 * (TE.cumulative_incidence(pick(tb), RADIOTHERAPY_YEARS)
+                      - TE.cumulative_incidence(pick(ta), RADIOTHERAPY_YEARS))
+
+    lo, hi = bootstrap(reduction, len(ta), treated.rng("radiotherapy_reduction"), treated.boot)
+    return Estimate(reduction(), lo, hi, len(ta), f"paired bootstrap ({treated.boot})")
+
+
+def _de_novo_early_death(c: Cohort) -> Estimate:
+    return wilson(*TE.early_deaths(c.patients))
+
+
+def _nodal_hr(term: str) -> Callable[[Cohort], Estimate]:
+    def compute(c: Cohort) -> Estimate:
+        row = c.nodal_cox.loc[TE.PN_TERMS[term]]
+        return Estimate(float(row["hazard_ratio"]), float(row["ci_low"]), float(row["ci_high"]), int(row["n"]),
+                        "Wald (Cox fit)")
+    return compute
+
+
+def _pn_ratio(category: str, reference: str = "pN1a") -> Callable[[Cohort], Estimate]:
+    """Patients in ``category`` per patient in ``reference``; the interval is the Wilson interval
+    of the share k / (k + r) mapped to k / r."""
+    def compute(c: Cohort) -> Estimate:
+        counts = TE.pn_counts(c.patients)
+        k, r = int(counts.get(category, 0)), int(counts.get(reference, 0))
+        if r == 0:
+            return Estimate(math.nan, math.nan, math.nan, k + r, "Wilson (share of the pair)")
+        share = wilson(k, k + r, scale=1.0)
+        odds = lambda q: q / (1 - q) if q < 1 else math.inf  # noqa: E731
+        return Estimate(k / r, odds(share.low), odds(share.high), k + r, "Wilson (share of the pair)")
+    return compute
+
+
+def _esme(group: str) -> Callable[[Cohort], Estimate]:
+    return lambda c: c.os_from_metastasis[group]
+
+
+def _luminal_ratio(c: Cohort) -> Estimate:
+    """Median survival after relapse, luminal A over luminal B, patients resampled jointly."""
+    values, reps, counts = c.os_after_relapse_draws
+    a, b = SUBTYPES.index("luminal_a"), SUBTYPES.index("luminal_b")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        draws = reps[:, a] / reps[:, b]
+        point = float(values[a] / values[b]) if values[b] > 0 else math.nan
+    draws = draws[np.isfinite(draws)]
+    lo, hi = (float(x) for x in np.percentile(draws, [2.5, 97.5])) if len(draws) else (math.nan, math.nan)
+    return Estimate(point, lo, hi, int(counts[a] + counts[b]), f"bootstrap ({c.boot})")
+
+
+COHORT_FUNCTIONS: dict[str, Callable[..., Estimate]] = {
     "clinical.distant_relapse_10y": _distant_relapse_10y,
     "clinical.pn0": _pn0,
     "clinical.de_novo_stage_iv": _de_novo,
@@ -455,8 +692,30 @@ COHORT_FUNCTIONS: dict[str, Callable[[Cohort], Estimate]] = {
     **{f"lobular.{h}.{site}": _borst(h, site) for h in ("ilc", "idc") for site in BORST_ORGANS},
     **{f"survival.kennecke.{s}": _os_after_relapse(s) for s in SUBTYPES},
     "survival.bone_only_hr_positive": _bone_only,
+    "clinical.de_novo_death_30d": _de_novo_early_death,
+    "clinical.sentinel_negative_regional_10y": _km_risk(
+        "regional", SENTINEL_YEARS, lambda c: TE.sentinel_negative(c.patients, c.sentinel_count), "sentinel"),
+    "clinical.nodal_hr_pn1a": _nodal_hr("pN1a"),
+    "clinical.nodal_hr_pn2a_plus": _nodal_hr("pN2a+"),
+    "clinical.pn0_itc_per_pn1a": _pn_ratio("pN0(i+)"),
+    "clinical.pn1mi_per_pn1a": _pn_ratio("pN1mi"),
+    "survival.kennecke.luminal_a_over_b": _luminal_ratio,
+    **{f"survival.esme.{g}": _esme(g) for g in TE.RECEPTOR_GROUPS},
+    **{f"therapy.endocrine.rr_{k}": _rate_ratio("recurrence", "er_positive", *years)
+       for k, years in ENDOCRINE_INTERVALS.items()},
+    "therapy.chemotherapy.rr": _rate_ratio("recurrence", "m0"),
+    "therapy.trastuzumab.rr": _rate_ratio("recurrence", "her2_positive"),
+    "therapy.bone_agent.postmenopausal_distant_rr": _rate_ratio("distant", "postmenopausal"),
+    "therapy.bone_agent.postmenopausal_bone_rr": _rate_ratio("bone", "postmenopausal"),
+    "therapy.bone_agent.premenopausal_distant_rr": _rate_ratio("distant", "premenopausal"),
+    "therapy.radiotherapy.recurrence_10y_without": _km_risk(
+        "recurrence", RADIOTHERAPY_YEARS, lambda c: _after_bcs(c.patients), "bcs_without_radiotherapy"),
+    "therapy.radiotherapy.recurrence_10y_with": _km_risk(
+        "recurrence", RADIOTHERAPY_YEARS, lambda c: _after_bcs(c.patients), "bcs_with_radiotherapy"),
+    "therapy.radiotherapy.reduction_10y": _radiotherapy_reduction,
 }
-"""Cohort target id -> function of a :class:`Cohort` returning its :class:`Estimate`."""
+"""Cohort target id -> function of the :class:`Cohort` of each run the target reads (its
+``runs``, in that order: treated, then control) returning its :class:`Estimate`."""
 
 
 # ----- the assay family ---------------------------------------------------------------------------
@@ -528,15 +787,17 @@ FUNCTIONS: dict[str, Callable] = {**COHORT_FUNCTIONS, **ASSAY_FUNCTIONS}
 
 # ----- evaluation -------------------------------------------------------------------------------
 
-RESULT_COLUMNS = ("target_id", "theme", "family", "label", "quantity", "unit", "simulated", "ci_low", "ci_high", "n",
-                  "interval", "published", "tolerance_kind", "tolerance", "accept_low", "accept_high", "passed",
+RESULT_COLUMNS = ("target_id", "theme", "family", "runs", "label", "quantity", "unit", "simulated", "ci_low", "ci_high",
+                  "n", "interval", "published", "tolerance_kind", "tolerance", "accept_low", "accept_high", "passed",
                   "tolerance_basis", "population", "source", "short_source")
 
 
-def evaluate(targets: Iterable[Target], cohort: Cohort | None = None, assays: Assays | None = None) -> pd.DataFrame:
+def evaluate(targets: Iterable[Target], cohort: Cohort | Mapping[str, Cohort] | None = None,
+             assays: Assays | None = None) -> pd.DataFrame:
     """Compute every target and compare it with its band: one row per target (:data:`RESULT_COLUMNS`).
 
-    A cohort target needs ``cohort``, an assay target ``assays`` (built on first use when None)."""
+    A cohort target needs ``cohort``: run name -> :class:`Cohort` for every run it reads, or one
+    Cohort that stands for every run; an assay target needs ``assays`` (built on first use when None)."""
     rows = []
     for t in targets:
         fn = FUNCTIONS.get(t.target_id)
@@ -545,14 +806,21 @@ def evaluate(targets: Iterable[Target], cohort: Cohort | None = None, assays: As
         if t.family == "cohort":
             if cohort is None:
                 raise ValueError(f"target {t.target_id!r} needs a cohort run")
-            est = fn(cohort)
+            if isinstance(cohort, Cohort):
+                args = [cohort] * len(t.runs)
+            else:
+                missing = [r for r in t.runs if r not in cohort]
+                if missing:
+                    raise ValueError(f"target {t.target_id!r} needs the run(s) {', '.join(missing)}")
+                args = [cohort[r] for r in t.runs]
+            est = fn(*args)
         else:
             assays = assays if assays is not None else Assays()
             est = fn(assays)
         lo, hi = t.acceptance
         rows.append({
-            "target_id": t.target_id, "theme": t.theme, "family": t.family, "label": t.label, "quantity": t.quantity,
-            "unit": t.unit,
+            "target_id": t.target_id, "theme": t.theme, "family": t.family, "runs": ";".join(t.runs),
+            "label": t.label, "quantity": t.quantity, "unit": t.unit,
             "simulated": est.value, "ci_low": est.low, "ci_high": est.high, "n": est.n, "interval": est.interval,
             "published": t.published, "tolerance_kind": t.tolerance_kind,
             "tolerance": t.tolerance_text, "accept_low": lo, "accept_high": hi, "passed": t.passes(est.value),
@@ -562,5 +830,6 @@ def evaluate(targets: Iterable[Target], cohort: Cohort | None = None, assays: As
     return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
 
 
-__all__ = ["ASSAY_FUNCTIONS", "Assays", "COHORT_FUNCTIONS", "Cohort", "Estimate", "FUNCTIONS", "Target",
-           "TargetTableError", "evaluate", "load_targets", "read_targets", "wilson"]
+__all__ = ["ASSAY_FUNCTIONS", "Assays", "COHORT_FUNCTIONS", "Cohort", "DEFAULT_RUN", "Estimate", "FUNCTIONS", "RUNS",
+           "Target", "TargetTableError", "evaluate", "load_targets", "read_targets", "run_description", "runs_needed",
+           "wilson"]

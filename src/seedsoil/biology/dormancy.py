@@ -95,18 +95,21 @@ def awakening_before_surgery(arrival, surgery, wake, death, u):
 
 @dataclass(frozen=True)
 class AdjuvantAwakening:
-    """From surgery on, for cells still dormant then: awakening rate ``wake_on`` for ``window``
-    days (adjuvant endocrine therapy), ``wake_off`` afterwards, death rate ``death`` (per day);
-    arrays of one entry per patient. The two-segment case of :class:`AwakeningSchedule`,
-    vectorised over patients (memoryless: the arrival day no longer matters)."""
+    """From surgery on, for cells still dormant then: awakening rate ``wake_on`` and death rate
+    ``death_on`` for ``window`` days (adjuvant endocrine therapy), ``wake_off`` and ``death``
+    afterwards (per day); arrays of one entry per patient (or per group of cells). The
+    two-segment case of :class:`AwakeningSchedule`, vectorised (memoryless: the arrival day no
+    longer matters). ``death_on`` defaults to ``death``."""
 
     wake_on: np.ndarray
     wake_off: np.ndarray
     death: np.ndarray
     window: np.ndarray
+    death_on: np.ndarray | None = None
 
     def _segments(self):
-        lam_on, lam_off = self.wake_on + self.death, self.wake_off + self.death
+        d_on = self.death if self.death_on is None else self.death_on
+        lam_on, lam_off = self.wake_on + d_on, self.wake_off + self.death
         survive_on = np.exp(-lam_on * self.window)
         p_on = np.divide(self.wake_on, lam_on, out=np.zeros_like(lam_on), where=lam_on > 0) * (1.0 - survive_on)
         p_off = survive_on * np.divide(self.wake_off, lam_off, out=np.zeros_like(lam_off), where=lam_off > 0)

@@ -1,34 +1,42 @@
-"""From biological histories to patients, for a block at once: surgery and staging, detection
-of metastases, metastatic-phase therapy, death by organ failure or other causes, and the trial
-endpoints.
+"""From biological histories to patients, for a block at once: surgery and staging, the
+treatment plan, adjuvant therapy on every growth it reaches (:mod:`seedsoil.clinic.clock`),
+local and regional disease left after surgery, detection of metastases, metastatic lines of
+therapy, death from organ dysfunction or other causes, and the trial endpoints.
 
-Endpoints follow STEEP (Hudis et al. 2007 J Clin Oncol 25:2127): DFS counts regional recurrence,
-distant metastasis and death from any cause; DMFS counts distant metastasis and death; OS death.
+Endpoints follow STEEP (Hudis et al. 2007 J Clin Oncol 25:2127): DFS counts local and regional
+recurrence, distant metastasis and death from any cause; DMFS counts distant metastasis and death; OS death.
 All patient-facing times are days from diagnosis (= surgery), censored at the follow-up horizon.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+from scipy.special import ndtri
 
 from seedsoil.biology import cascade
 from seedsoil.biology.cascade import DAYS_PER_YEAR
 from seedsoil.biology.growth import Gompertz, cells_to_diameter, diameter_to_cells
 from seedsoil.biology.organs import OrganTable
+from seedsoil.biology.therapy import norton_simon_log_kill
+from seedsoil.clinic.clock import Clock, take_law
+from seedsoil.clinic.guideline import REGIMENS, TreatmentPlan, assign, line_regimens
 from seedsoil.clinic.records import ClinicalBlock, Labels, LesionRecords, PatientRecords
 from seedsoil.clinic.staging import (M_CATEGORIES, N_CATEGORIES, STAGE_GROUPS, STAGE_TABLE, T_CATEGORIES, n_codes,
                                      t_codes)
-from seedsoil.engine.history import ORGAN_COLUMNS, ORIGINS, CohortHistory, stage
+from seedsoil.engine.adjuvant import AdjuvantExposure
+from seedsoil.engine.history import METASTATIC, ORGAN_COLUMNS, ORIGINS, CohortHistory, Colonies, stage
 from seedsoil.engine.sampling import poisson_from_uniform
 from seedsoil.engine.streams import BLOCK_PATIENTS
 from seedsoil.params import ParameterSet
-from seedsoil.scenario import HISTOLOGIES, SUBTYPES
+from seedsoil.scenario import HISTOLOGIES, SUBTYPES, SURGERIES, Treatment
+
+MENOPAUSAL = ("pre", "post")
 
 FAILURE_SEARCH_YEARS = 40.0
-"""Organ failure is searched for over this many years from diagnosis (the longest follow-up a
-scenario allows), whatever the follow-up, so that a shorter follow-up only censors earlier."""
-FAILURE_BISECTIONS = 32
-"""Bisection steps of the organ-failure search (40 years / 2^32 ~ 3e-6 days)."""
+"""Death from organ dysfunction is followed for this many years from the first metastasis (the
+longest follow-up a scenario allows), whatever the follow-up, so a shorter one only censors earlier."""
 
 
 def _segment_min(values: np.ndarray, groups: np.ndarray, n: int) -> np.ndarray:
@@ -49,72 +57,212 @@ def _site_strings(rows: np.ndarray, organs: np.ndarray, n: int, names: tuple[str
     return Labels(inv.astype(np.int64), tuple(";".join(names[i] for i in order if m & bit[i]) for m in uniq))
 
 
-class Clinic:
-    """Applies the clinical rules of a parameter set to blocks of histories (one per run)."""
+MAX_LINE_DRAWS = 12
+"""Normal draws per patient for the resistant shares of her metastatic lines (the most lines any
+era allows): a fixed number per block row, so a patient's draws do not depend on the others."""
+BURDEN_GRID = 96
+"""Time points (geometric from the first metastasis over :data:`FAILURE_SEARCH_YEARS`) on which
+the metastatic burden and the death hazard are evaluated."""
+BURDEN_GRID_FIRST_DAY = 1.0
+"""First positive point of the burden grid (days after the first metastasis)."""
+PRESENTATION_OFFSET_DAYS = 1e-6
+"""The burden at presentation is read just before the first line's kill (days)."""
+MAX_SECONDARY_SEEDS = 32
+"""Most colonies metastases seed in one patient (the default cohort's expectation is about 0.1
+per relapsed patient; the ``small`` scenario's, with the soil's hostility lifted, about 2)."""
+BURDEN_COLONIES = 16
+"""Colonies per (patient, organ) followed for the burden: the oldest ones (the largest, every
+colony of a patient in one organ growing by the same law); later ones add a negligible burden."""
 
-    def __init__(self, params: ParameterSet, organs: OrganTable, follow_up_years: float):
+# adjuvant events on a patient's timeline (boundaries of the therapy clock)
+SURGERY, CHEMO_END, HER2_END, TKI_END, ENDO_START, ENDO_END, BONE_START, RT = range(8)
+
+
+def _segment_max_index(values: np.ndarray, groups: np.ndarray, n: int) -> np.ndarray:
+    """Per group, the index of its largest value (-1 for empty groups)."""
+    out = np.full(n, -1)
+    if len(values):
+        order = np.lexsort((values, groups))
+        last = np.r_[groups[order][1:] != groups[order][:-1], True]
+        out[groups[order][last]] = order[last]
+    return out
+
+
+class Clinic:
+    """Applies the clinical rules of a parameter set and a scenario's treatment table to blocks
+    of histories (one per run): :meth:`stage` and :meth:`plan` at surgery, :meth:`exposure` for
+    the engine's after-surgery step, then :meth:`course`."""
+
+    def __init__(self, params: ParameterSet, organs: OrganTable, follow_up_years: float,
+                 treatment: Treatment | None = None):
         self.p, self.organs = params, organs
+        self.treatment = treatment if treatment is not None else Treatment()
         self.horizon = follow_up_years * DAYS_PER_YEAR
         self.capacity = params["growth.carrying_capacity_cells"]
         self.per_mm3 = params["cells.per_mm3"]
         self.detect_cells = diameter_to_cells(organs.detection_mm, self.per_mm3)
+        self.workup_cells = diameter_to_cells(organs.detection_mm * params["staging.workup_detection_fold"],
+                                              self.per_mm3)
         self.node_clinical_cells = float(diameter_to_cells(params["nodes.clinical_detection_mm"], self.per_mm3))
+        self.brain, self.bone = organs.names.index("brain"), organs.names.index("bone")
+        g = np.geomspace(BURDEN_GRID_FIRST_DAY, FAILURE_SEARCH_YEARS * DAYS_PER_YEAR, BURDEN_GRID - 1)
+        self.grid = np.r_[0.0, g]
+        self._rates: np.ndarray | None = None
 
-    # -- pieces -----------------------------------------------------------------------------
-    @staticmethod
-    def _clock(t, t_m, fold: float):
-        """Growth clock of metastases: real time until systemic therapy starts at ``t_m``, then slowed."""
-        with np.errstate(invalid="ignore"):
-            return np.where(t <= t_m, t, t_m + fold * (t - t_m))
+    # -- at surgery ------------------------------------------------------------------------------
+    def stage(self, h: CohortHistory) -> Staging:
+        """Pathological stage at surgery and metastases detectable then (before any therapy)."""
+        p, c, n = self.p, h.colonies, len(h)
+        t_dx = h.primary.diagnosis_day
+        untreated = c.founded + Gompertz(rate=c.rate, capacity=self.capacity).time_to(self.workup_cells[c.organ])
+        m1 = _segment_min(untreated, c.row, n) <= t_dx
+        dep_cells = self._deposit_cells(h, t_dx)
+        pn, positive, examined, left = self._nodes(h, dep_cells)
+        pt = t_codes(h.covariates.diameter_mm, t1_max=p["staging.t1_max_mm"], t2_max=p["staging.t2_max_mm"])
+        return Staging(pt=pt, pn=pn, positive=positive, examined=examined, m1=m1, deposit_left=left,
+                       deposit_cells=dep_cells)
 
-    def _colony_cells(self, h: CohortHistory, t, t_m, idx) -> np.ndarray:
-        """Cells of colonies ``idx`` at absolute days ``t`` (one per colony); 0 before founding."""
-        c = h.colonies
-        fold = h.plan.metastatic_growth_fold
-        elapsed = self._clock(t, t_m, fold) - self._clock(c.founded[idx], t_m, fold)
-        law = Gompertz(rate=c.rate[idx], capacity=self.capacity)
-        return np.where(elapsed >= 0, law.size(elapsed), 0.0)
+    def plan(self, h: CohortHistory, st: Staging) -> TreatmentPlan:
+        return assign(h.covariates, h.covariates.diameter_mm, st.positive, st.m1, self.treatment, self.p)
 
-    def _organ_failure(self, h: CohortHistory, t_dx: np.ndarray, t_m: np.ndarray):
-        """Per patient, the first day (absolute) on which some organ's total burden reaches what
-        it tolerates (searched over :data:`FAILURE_SEARCH_YEARS`), and that organ (inf, -1 when
-        none): bisection per (patient, organ), burdens being non-decreasing in time."""
-        c, n, n_org = h.colonies, len(h), len(self.organs.names)
-        fail = np.full(n * n_org, np.inf)
-        if len(c):
-            seg = c.row * n_org + c.organ
-            tol = np.tile(self.organs.tolerated_burden_cells, n)
-            tm = t_m[c.row]
-            end = t_dx + FAILURE_SEARCH_YEARS * DAYS_PER_YEAR
-            everyone = np.arange(len(c))
-            over = np.bincount(seg, self._colony_cells(h, end[c.row], tm, everyone), n * n_org) >= tol
-            at_dx = np.bincount(seg, self._colony_cells(h, t_dx[c.row], tm, everyone), n * n_org) >= tol
-            fail[at_dx] = t_dx.repeat(n_org)[at_dx]
-            todo = np.flatnonzero(over & ~at_dx)
-            if todo.size:
-                dense = np.full(n * n_org, -1)
-                dense[todo] = np.arange(todo.size)
-                idx = np.flatnonzero(dense[seg] >= 0)
-                s_idx = dense[seg[idx]]
-                fold = h.plan.metastatic_growth_fold
-                law = Gompertz(rate=c.rate[idx], capacity=self.capacity)
-                tm_i = tm[idx]
-                start = self._clock(c.founded[idx], tm_i, fold)
-                lo, hi = t_dx[todo // n_org].copy(), end[todo // n_org].copy()
-                tol_s = tol[todo]
-                for _ in range(FAILURE_BISECTIONS):
-                    mid = 0.5 * (lo + hi)
-                    elapsed = self._clock(mid[s_idx], tm_i, fold) - start
-                    cells = np.where(elapsed >= 0, law.size(elapsed), 0.0)
-                    up = np.bincount(s_idx, cells, todo.size) >= tol_s
-                    hi = np.where(up, mid, hi)
-                    lo = np.where(up, lo, mid)
-                fail[todo] = hi
-        fail = fail.reshape(n, n_org)
-        organ = fail.argmin(axis=1)
-        when = fail[np.arange(n), organ]
-        return when, np.where(np.isfinite(when), organ, -1)
+    def _timeline(self, h: CohortHistory, plan: TreatmentPlan) -> np.ndarray:
+        """Absolute days of each adjuvant event (patients, 8), in the order of the event codes;
+        an absent therapy's events fall on the day of surgery (zero-length windows)."""
+        p, t0 = self.p, h.primary.diagnosis_day
+        a0 = t0 + p["treatment.start_days"]
+        chemo_end = np.where(plan.chemotherapy, a0 + p["treatment.chemo_days"], t0)
+        her2_end = np.where(plan.anti_her2, a0 + p["treatment.anti_her2_days"], t0)
+        tki_start = np.where(plan.anti_her2, her2_end, a0)
+        tki_end = np.where(plan.her2_tki, tki_start + p["treatment.her2_tki_days"], t0)
+        endo_start = np.where(plan.endocrine, np.where(plan.chemotherapy, chemo_end, a0), t0)
+        endo_end = np.where(plan.endocrine, endo_start + plan.endocrine_years * DAYS_PER_YEAR, t0)
+        bone_start = np.where(plan.bone_agent, a0, t0)
+        rt = np.where(plan.radiotherapy, np.where(plan.chemotherapy, chemo_end, a0), t0)
+        return np.stack([t0, chemo_end, her2_end, tki_end, endo_start, endo_end, bone_start, rt], axis=1)
 
+    def _bone_fold(self, h: CohortHistory, plan: TreatmentPlan) -> np.ndarray:
+        """Per patient, the probability that a bone seed still grows while a bone agent is given."""
+        p = self.p
+        effect = np.where(h.covariates.postmenopausal, 1.0, p["treatment.bone_agent_premenopausal_effect"])
+        return np.where(plan.bone_agent, 1.0 - effect * (1.0 - p["treatment.bone_agent_fold"]), 1.0)
+
+    def exposure(self, h: CohortHistory, plan: TreatmentPlan) -> AdjuvantExposure:
+        """What adjuvant therapy does to the dormant cells (days from surgery)."""
+        p, t0 = self.p, h.primary.diagnosis_day
+        tl = self._timeline(h, plan)
+        er = h.covariates.er
+        return AdjuvantExposure(
+            endocrine_days=np.where(plan.endocrine & er, tl[:, ENDO_END] - t0, 0.0),
+            awakening_fold=np.where(plan.endocrine & er, p["treatment.endocrine_awakening_fold"], 1.0),
+            bone_days=np.where(plan.bone_agent, p["treatment.start_days"] + p["treatment.bone_agent_days"], 0.0),
+            bone_fold=self._bone_fold(h, plan),
+            death_fold=np.where(plan.endocrine & er, p["treatment.endocrine_dormant_death_fold"], 1.0))
+
+    # -- the therapy clock -----------------------------------------------------------------------
+    def _adjuvant_clock(self, h: CohortHistory, plan: TreatmentPlan, rows: np.ndarray, law: Gompertz,
+                        founded: np.ndarray, luck: np.ndarray, organ: np.ndarray | None, kind: str,
+                        stop: np.ndarray) -> Clock:
+        """The clock of growths of patients ``rows`` under adjuvant therapy until ``stop`` (per
+        patient: relapse ends adjuvant therapy); ``organ`` for colonies (None for deposits and
+        residual foci), ``kind`` one of "colony", "deposit", "residual"."""
+        p = self.p
+        tl = self._timeline(h, plan)
+        planned = tl.copy()
+        tl = np.minimum(tl, stop[:, None])
+        order = np.argsort(tl, axis=1, kind="stable")
+        times = np.take_along_axis(tl, order, axis=1)[rows]
+        events = order[rows]
+        orig = np.take_along_axis(planned, order, axis=1)[rows]
+        given = np.stack([np.ones(len(plan), dtype=bool), plan.chemotherapy, plan.anti_her2, plan.her2_tki,
+                          plan.endocrine, plan.endocrine, plan.bone_agent, plan.radiotherapy], axis=1)
+        given = np.take_along_axis(given, order, axis=1)[rows]
+        live = given & (orig <= stop[rows][:, None])  # therapies given, and planned before relapse
+        n_items = len(rows)
+        T = np.concatenate([np.full((n_items, 1), -np.inf), times], axis=1)
+        ev = np.concatenate([np.full((n_items, 1), -1), events], axis=1)
+        ok = np.concatenate([np.zeros((n_items, 1), dtype=bool), live], axis=1)
+        endo_on = (T >= tl[rows, ENDO_START][:, None]) & (T < tl[rows, ENDO_END][:, None]) \
+            & h.covariates.er[rows][:, None]
+        S = np.where(endo_on, p["treatment.endocrine_growth_fold"], 1.0)
+        brain = np.zeros(n_items, dtype=bool) if organ is None else organ == self.brain
+        bone = np.zeros(n_items, dtype=bool) if organ is None else organ == self.bone
+        cap = law.capacity
+        chemo_pen = np.where(brain, p["treatment.chemo_brain_penetration"], 1.0)
+        her2_pen = np.where(brain, p["treatment.anti_her2_brain_penetration"], 1.0)
+        tki_pen = np.where(brain, p["treatment.her2_tki_brain_penetration"], 1.0)
+        bone_fold = self._bone_fold(h, plan)[rows]
+        er_item = h.covariates.er[rows]
+        rt_kill = {"residual": p["treatment.radiotherapy_log_kill"],
+                   "deposit": p["treatment.radiotherapy_axilla_log_kill"]}.get(kind, 0.0)
+
+        def kill(k, cells, alive):
+            e, go = ev[:, k], ok[:, k]
+            log_kill = np.zeros(n_items)
+            extra = np.ones(n_items)
+            ns = lambda ratio, days: norton_simon_log_kill(law.rate, cells, cap, ratio, days)  # noqa: E731
+            m = go & (e == CHEMO_END)
+            log_kill = np.where(m, ns(p["treatment.chemo_kill_ratio"], p["treatment.chemo_days"]) * chemo_pen,
+                                log_kill)
+            m = go & (e == HER2_END)
+            log_kill = np.where(m, ns(p["treatment.anti_her2_kill_ratio"], p["treatment.anti_her2_days"]) * her2_pen,
+                                log_kill)
+            m = go & (e == TKI_END)
+            log_kill = np.where(m, ns(p["treatment.her2_tki_kill_ratio"], p["treatment.her2_tki_days"]) * tki_pen,
+                                log_kill)
+            m = go & (e == ENDO_START) & er_item
+            log_kill = np.where(m, ns(p["treatment.endocrine_kill_ratio"], p["treatment.endocrine_response_days"]),
+                                log_kill)
+            m = go & (e == RT)
+            log_kill = np.where(m, rt_kill, log_kill)
+            m = go & (e == BONE_START) & bone & (cells < p["treatment.bone_agent_vulnerable_cells"])
+            extra = np.where(m, bone_fold, extra)
+            return np.where(alive, log_kill, 0.0), extra
+
+        return Clock.build(law, founded, luck, T, S, kill)
+
+    def _lines(self, h: CohortHistory, plan: TreatmentPlan, clock: Clock, rows: np.ndarray, organ: np.ndarray,
+               t_m: np.ndarray, z: np.ndarray) -> np.ndarray:
+        """Metastatic lines from ``t_m``: each kills the sensitive cells of every colony it reaches
+        (a resistant share survives) and lasts until the largest reachable colony has regrown to
+        its size at the line's start, or at least until the first assessment. Returns each
+        patient's line start days (patients, max lines; inf where none)."""
+        p, n = self.p, len(h)
+        era = plan.era
+        max_lines = int(p[f"metastatic.max_lines.{era}"])
+        cov = h.covariates
+        regimens = line_regimens(era, cov.er | cov.pr, cov.her2, max_lines)
+        median = np.array([p[f"metastatic.resistant_fraction.{r}.{era}"]
+                           if f"metastatic.resistant_fraction.{r}.{era}" in p else 1.0 for r in REGIMENS])
+        starts = np.full((n, max_lines), np.inf)
+        t = np.where(plan.metastatic & np.isfinite(t_m), t_m, np.inf)
+        brain = organ == self.brain
+        pen = np.ones((len(REGIMENS), len(organ)))
+        pen[REGIMENS.index("chemo")] = np.where(brain, p["treatment.chemo_brain_penetration"], 1.0)
+        pen[REGIMENS.index("anti_her2")] = np.where(brain, p["metastatic.anti_her2_brain_penetration"], 1.0)
+        end = t_m + FAILURE_SEARCH_YEARS * DAYS_PER_YEAR
+        for k in range(max_lines):
+            reg = regimens[:, k]
+            active = (reg >= 0) & (t < end)
+            t = np.where(active, t, np.inf)
+            if not active.any():
+                break
+            starts[:, k] = t
+            phi = np.minimum(median[np.maximum(reg, 0)] * p["metastatic.resistance_fold_per_line"] ** k
+                             * np.exp(p["metastatic.resistant_fraction_log_sd"] * z[:, k]), 1.0)
+            item_pen = pen[np.maximum(reg, 0)[rows], np.arange(len(rows))]
+            log_kill = -np.log(phi)[rows] * item_pen
+            before = clock.age_at(t[rows])
+            clock.extend(t[rows], np.ones(len(rows)), lambda _k, cells, alive: (np.where(alive, log_kill, 0.0),
+                                                                                  np.ones(len(rows))))
+            after = np.where(clock.dead <= t[rows], 0.0, clock.A[:, -1])
+            reach = (item_pen > 0) & (before >= 0)
+            idx = _segment_max_index(np.where(reach, clock.law.size(np.maximum(before, 0.0)), -1.0), rows, n)
+            j = np.maximum(idx, 0)
+            drop = np.where((idx >= 0) & reach[j], before[j] - after[j], 0.0)
+            t = t + np.maximum(p["metastatic.evaluation_days"], drop)
+        return starts
+
+    # -- pieces ----------------------------------------------------------------------------------
     def _deposit_cells(self, h: CohortHistory, t: np.ndarray) -> np.ndarray:
         """Cells in each axillary deposit at its patient's day ``t`` (0 if not yet founded)."""
         d = h.deposits
@@ -122,9 +270,9 @@ class Clinic:
         age = t[d.row] - d.founded
         return np.where(age >= 0, law.size(age), 0.0)
 
-    def _nodes(self, h: CohortHistory, t_dx: np.ndarray, deposit_cells: np.ndarray):
+    def _nodes(self, h: CohortHistory, deposit_cells: np.ndarray):
         """Surgery on the axilla: sentinel biopsy, completion dissection when needed; pN codes,
-        positive and examined node counts, and the day residual disease becomes clinical."""
+        positive and examined node counts, and which deposits stay in undissected nodes."""
         p, d, n = self.p, h.deposits, len(h)
         n_nodes, n_sln = int(p["nodes.count"]), int(p["nodes.sentinel_count"])
         node_max = np.zeros((n, n_nodes))
@@ -137,27 +285,26 @@ class Clinic:
                                micro_max=p["nodes.micromet_max_mm"], n1_max=int(p["nodes.pn1a_max_positive"]),
                                n2_max=int(p["nodes.pn2a_max_positive"]))
         examined = np.where(full, n_nodes, min(n_sln, n_nodes))
-        left = ~removed[d.row, d.node]
-        reach = d.founded + Gompertz(rate=d.rate, capacity=p["nodes.capacity_cells"]).time_to(self.node_clinical_cells)
-        regional = _segment_min(reach[left], d.row[left], n)
-        regional = np.where(np.isfinite(regional), np.maximum(regional, t_dx), np.inf)
-        return pn, positive, examined, regional
+        return pn, positive, examined, ~removed[d.row, d.node]
 
-    def _ctc_expected(self, h: CohortHistory, deposit_cells: np.ndarray) -> np.ndarray:
-        """Expected CTC units in one blood draw at diagnosis: primary (through TMEM doorways) plus
-        axillary deposits, at steady state with the patient CTC half-life (Meng et al. 2004)."""
+    def _ctc_expected(self, h: CohortHistory, deposit_cells: np.ndarray, metastasis_cells: np.ndarray) -> np.ndarray:
+        """Expected CTC units in one blood draw at diagnosis: primary (through TMEM doorways),
+        axillary deposits and distant metastases (cells per patient), at steady state with the
+        patient CTC half-life (Meng et al. 2004)."""
         p, cov, table = self.p, h.covariates, h.traits
         ref = p["tmem.reference_score"]
         per_clone = np.stack([table.per_key(c, lambda t: cascade.shedding(t, ref, p).blood.sum())
                               for c in range(len(table.clone_names))], axis=1)  # (keys, clones)
         key = cov.trait_key
         rate = (per_clone[key] * table.shares[None, :]).sum(axis=1) * cascade.tmem_factor(cov.tmem_score, p) \
-            * h.primary.diagnosis_cells
+            * h.primary.diagnosis_cells * cov.invasion
         d = h.deposits
         if len(d):
-            nodal = deposit_cells * per_clone[key[d.row], d.clone] * p["dissemination.nodal_blood_fold"]
+            nodal = deposit_cells * per_clone[key[d.row], d.clone] * p["dissemination.nodal_blood_fold"] * cov.invasion[d.row]
             rate = rate + np.bincount(d.row, nodal, len(h))
-        return cascade.circulating_units(rate, p, p["circulation.ctc_sample_ml"])
+        mets = (per_clone[key] * table.shares[None, :]).sum(axis=1) * metastasis_cells \
+            * p["dissemination.metastasis_blood_fold"]
+        return cascade.circulating_units(rate + mets, p, p["circulation.ctc_sample_ml"])
 
     def _other_death(self, age: np.ndarray, e: np.ndarray) -> np.ndarray:
         """Days from diagnosis to death from other causes (Gompertz mortality by age), by
@@ -165,51 +312,214 @@ class Clinic:
         a, b = self.p["mortality.gompertz_a_per_year"], self.p["mortality.gompertz_b_per_year"]
         return np.log1p(e * b / (a * np.exp(b * age))) / b * DAYS_PER_YEAR
 
+    def _burden_death(self, h: CohortHistory, clock: Clock, organ: np.ndarray, t_m: np.ndarray,
+                      e: np.ndarray):
+        """Death from organ dysfunction: hazard ``mortality.burden_hazard_per_day`` x the sum over
+        organs of burden / tolerated burden, on a geometric grid from the first metastasis;
+        inversion of unit exponentials ``e``. Returns (absolute day or inf, organ weighing most,
+        patients followed, their total burden on the grid (patients, grid))."""
+        c, n, n_org = h.colonies, len(h), len(self.organs.names)
+        when = np.full(n, np.inf)
+        cause = np.full(n, -1)
+        nothing = (when, cause, np.empty(0, dtype=np.int64), np.empty((0, len(self.grid))))
+        if not len(c):
+            return nothing
+        order = np.lexsort((c.founded, c.organ, c.row))
+        grp = c.row[order] * n_org + c.organ[order]
+        first = np.r_[True, grp[1:] != grp[:-1]]
+        rank = np.arange(len(order)) - np.maximum.accumulate(np.where(first, np.arange(len(order)), 0))
+        keep = np.zeros(len(c), dtype=bool)
+        keep[order[rank < BURDEN_COLONIES]] = True
+        keep &= np.isfinite(t_m[c.row])
+        idx = np.flatnonzero(keep)
+        if not idx.size:
+            return nothing
+        pts, inv = np.unique(c.row[idx], return_inverse=True)
+        times = t_m[pts][:, None] + self.grid[None, :]  # (P, J)
+        sub = _clock_take(clock, idx)
+        cells = sub.cells_at(times[inv])  # (items, J)
+        seg = inv * n_org + c.organ[idx]
+        burden = np.zeros((len(pts) * n_org, len(self.grid)))
+        np.add.at(burden, seg, cells)
+        found = np.bincount(seg, sub.cells_at(t_m[c.row[idx]] - PRESENTATION_OFFSET_DAYS), len(pts) * n_org)
+        # an organ carried what was there when the metastases were found: its reserve is at least that
+        reserve = np.maximum(np.tile(self.organs.tolerated_burden_cells, len(pts)),
+                             found * self.p["mortality.presentation_reserve_fold"])
+        load = (burden / reserve[:, None]).reshape(len(pts), n_org, -1)
+        hazard = self.p["mortality.burden_hazard_per_day"] * load.sum(axis=1)  # (P, J)
+        dt = np.diff(self.grid)
+        cum = np.concatenate([np.zeros((len(pts), 1)), np.cumsum(0.5 * (hazard[:, 1:] + hazard[:, :-1]) * dt, axis=1)],
+                             axis=1)
+        target = e[pts]
+        j = (cum < target[:, None]).sum(axis=1)  # first grid index with cum >= target
+        hit = j < len(self.grid)
+        jj = np.minimum(j, len(self.grid) - 1)
+        lo = np.maximum(jj - 1, 0)
+        c_lo, c_hi = cum[np.arange(len(pts)), lo], cum[np.arange(len(pts)), jj]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            frac = np.where(c_hi > c_lo, (target - c_lo) / (c_hi - c_lo), 0.0)
+        day = self.grid[lo] + np.clip(frac, 0.0, 1.0) * (self.grid[jj] - self.grid[lo])
+        when[pts[hit]] = (t_m[pts] + day)[hit]
+        cause[pts[hit]] = load[np.arange(len(pts)), :, jj].argmax(axis=1)[hit]
+        return when, cause, pts, burden.reshape(len(pts), n_org, -1).sum(axis=1)
+
+    def _seeding_rates(self, h: CohortHistory) -> np.ndarray:
+        """Colonies founded per metastatic cell-day in each organ, per trait combination (keys, organs):
+        blood entry (``dissemination.metastasis_blood_fold`` x the reference TMEM shedding), then
+        circulation, arrest, extravasation and direct progression, as for the primary's seeds."""
+        if self._rates is None:
+            p, table, organs = self.p, h.traits, self.organs
+            fates = cascade.fate_shares(organs)[:, 1]
+            bd = cascade.birth_death_survival(p)
+            ref = p["tmem.reference_score"]
+            per_clone = []
+            for c in range(len(table.clone_names)):
+                def one(t):
+                    blood = cascade.shedding(t, ref, p).blood * cascade.circulation_survival(t, p)  # (2,)
+                    prog = cascade.progression_prob(t, organs, p, 0.0) * bd  # (2, O)
+                    return (blood[:, None] * cascade.arrest_distribution(t, organs, p) * prog).sum(axis=0) \
+                        * cascade.extravasation(t, organs, p) * fates
+                per_clone.append(table.per_key(c, one))
+            self._rates = np.einsum("c,cko->ko", table.shares, np.stack(per_clone)) * p["dissemination.metastasis_blood_fold"]
+        return self._rates
+
+    def _secondary_seeds(self, h: CohortHistory, pts: np.ndarray, burden: np.ndarray, t_m: np.ndarray,
+                         end: np.ndarray, u_count: np.ndarray, u_when: np.ndarray, u_luck: np.ndarray) -> Colonies:
+        """Colonies seeded by the metastases themselves between the first metastasis and the end of
+        follow-up: per organ a Poisson count (intensity = seeding rate x burden on the burden grid,
+        by inversion of ``u_count``), founding days by inversion of the cumulative burden (linear
+        within grid cells), at most :data:`MAX_SECONDARY_SEEDS` per patient, each reading her own
+        uniforms (so her draws do not depend on the block's other patients). They grow untreated
+        (a simplification: later lines do not act on them) and do not add to the burden that sets
+        the death hazard."""
+        if not len(pts):
+            return Colonies()
+        rates = self._seeding_rates(h)[h.covariates.trait_key[pts]]  # (P, O)
+        times = t_m[pts][:, None] + self.grid[None, :]
+        stop = np.minimum(end[pts], t_m[pts] + self.grid[-1])
+        dt = np.clip(np.minimum(times[:, 1:], stop[:, None]) - times[:, :-1], 0.0, None)
+        cum = np.concatenate([np.zeros((len(pts), 1)), np.cumsum(0.5 * (burden[:, 1:] + burden[:, :-1]) * dt, axis=1)],
+                             axis=1)  # cell-days (P, J)
+        counts = poisson_from_uniform(u_count[pts], rates * cum[:, -1:])  # (P, O)
+        r, o = np.nonzero(counts)
+        r, o = np.repeat(r, counts[r, o]), np.repeat(o, counts[r, o])
+        slot = np.arange(r.size) - np.searchsorted(r, r)  # the patient's j-th seed (r is sorted)
+        keep = slot < MAX_SECONDARY_SEEDS
+        r, o, slot = r[keep], o[keep], slot[keep]
+        if not r.size:
+            return Colonies()
+        row = pts[r]
+        u = u_when[row, slot] * cum[r, -1]
+        j = np.clip((cum[r] < u[:, None]).sum(axis=1), 1, len(self.grid) - 1)
+        c0, c1 = cum[r, j - 1], cum[r, j]
+        frac = np.where(c1 > c0, (u - c0) / np.maximum(c1 - c0, 1e-300), 0.0)
+        founded = times[r, j - 1] + frac * (times[r, j] - times[r, j - 1])
+        return Colonies(row=row, organ=o, clone=np.zeros(r.size, dtype=np.int64), founded=founded,
+                        origin=np.full(r.size, METASTATIC), rate=h.primary.law.rate[row] * self.organs.growth_fold[o],
+                        luck=u_luck[row, slot])
+
+    def _dysfunction_organ(self, clock: Clock, row, organ, seen, death, fallback, n: int) -> np.ndarray:
+        """Per patient, the detected organ whose burden weighed most (burden / tolerated burden) on
+        the day of death (the fallback where no metastasis was detected by then)."""
+        idx = np.flatnonzero(seen & np.isfinite(death[row]))
+        if not idx.size:
+            return fallback
+        n_org = len(self.organs.names)
+        cells = _clock_take(clock, idx).cells_at(np.nextafter(death[row[idx]], -np.inf))
+        seg = row[idx] * n_org + organ[idx]
+        load = np.bincount(seg, cells, n * n_org).reshape(n, n_org) / self.organs.tolerated_burden_cells[None, :]
+        has = np.bincount(seg, minlength=n * n_org).reshape(n, n_org) > 0
+        best = np.where(has, load, -1.0).argmax(axis=1)
+        return np.where(has.any(axis=1), best, fallback)
+
     # -- the whole course --------------------------------------------------------------------
-    def course(self, h: CohortHistory, rng: np.random.Generator) -> ClinicalBlock:
-        """The clinical course of every patient of ``h`` (patients of one block); ``rng`` is that
-        block's clinic stream, drawn for the whole block and read by each patient's block row, so
-        her course does not depend on which other patients of the block are simulated."""
+    def course(self, h: CohortHistory, st: Staging, plan: TreatmentPlan, rng: np.random.Generator) -> ClinicalBlock:
+        """The clinical course of every patient of ``h`` (patients of one block, colonies founded
+        after surgery included); ``rng`` is that block's clinic stream, drawn for the whole block
+        and read by each patient's block row, so her course does not depend on which other
+        patients of the block are simulated."""
         p, cov, c, n = self.p, h.covariates, h.colonies, len(h)
         rows_in_block = h.patient_id % BLOCK_PATIENTS
         e_other = rng.exponential(size=BLOCK_PATIENTS)[rows_in_block]
         u_ctc = rng.random(BLOCK_PATIENTS)[rows_in_block]
+        e_burden = rng.exponential(size=BLOCK_PATIENTS)[rows_in_block]
+        z_lines = rng.standard_normal((BLOCK_PATIENTS, MAX_LINE_DRAWS))[rows_in_block]
+        u_res, z_res, luck_res = rng.random((3, BLOCK_PATIENTS))[:, rows_in_block]
+        z_res = ndtri(np.clip(z_res, 1e-12, 1 - 1e-12))
+        n_org = len(self.organs.names)
+        u_seeds = rng.random((BLOCK_PATIENTS, n_org))[rows_in_block]
+        u_when, u_luck = rng.random((2, BLOCK_PATIENTS, MAX_SECONDARY_SEEDS))[:, rows_in_block]
         t_dx = h.primary.diagnosis_day
-        fold = h.plan.metastatic_growth_fold
-        # untreated detection of each colony: growth-clock time to the organ's detection size
-        need = Gompertz(rate=c.rate, capacity=self.capacity).time_to(self.detect_cells[c.organ])
-        untreated = c.founded + need
-        first = _segment_min(untreated, c.row, n)
-        m1 = first <= t_dx
-        t_m = np.where(np.isfinite(first), np.maximum(first, t_dx), np.inf)  # metastatic therapy starts
-        tm = t_m[c.row]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            target = self._clock(c.founded, tm, fold) + need
-            detect = np.where(untreated <= tm, np.maximum(untreated, t_dx[c.row]),
-                              tm + (target - tm) / fold if fold > 0 else np.inf)
-        organ_death, organ_idx = self._organ_failure(h, t_dx, t_m)
+        never = np.full(n, np.inf)
+        law = Gompertz(rate=c.rate, capacity=self.capacity)
+        a_detect = law.time_to(self.detect_cells[c.organ])
+        # 1. adjuvant therapy to the first distant metastasis (relapse stops adjuvant therapy)
+        first_clock = self._adjuvant_clock(h, plan, c.row, law, c.founded, c.luck, c.organ, "colony", never)
+        a_workup = law.time_to(self.workup_cells[c.organ])
+        at_dx = st.m1[c.row] & (c.founded + a_workup <= t_dx[c.row])  # found by the staging work-up
+        first = _segment_min(np.where(at_dx, t_dx[c.row], np.maximum(first_clock.first_reach(a_detect),
+                                                                     t_dx[c.row])), c.row, n)
+        t_m = np.where(np.isfinite(first), np.maximum(first, t_dx), np.inf)
+        clock = self._adjuvant_clock(h, plan, c.row, law, c.founded, c.luck, c.organ, "colony", t_m)
+        # 2. metastatic lines, then death from organ dysfunction or other causes
+        starts = self._lines(h, plan, clock, c.row, c.organ, t_m, z_lines)
+        organ_death, organ_idx, followed, burden = self._burden_death(h, clock, c.organ, t_m, e_burden)
         other = t_dx + self._other_death(cov.age, e_other)
-        dep_cells = self._deposit_cells(h, t_dx)
-        ctc = poisson_from_uniform(u_ctc, self._ctc_expected(h, dep_cells))
         death = np.minimum(organ_death, other)
         horizon_day = t_dx + self.horizon
         end = np.minimum(death, horizon_day)
+        detect = np.where(at_dx, t_dx[c.row], np.maximum(clock.first_reach(a_detect), t_dx[c.row]))
+        # metastases seed metastases: new colonies from the metastatic burden until death
+        new = self._secondary_seeds(h, followed, burden, t_m, end, u_seeds, u_when, u_luck)
+        if len(new):
+            nlaw = Gompertz(rate=new.rate, capacity=self.capacity)
+            n_detect = new.founded + nlaw.time_to(self.detect_cells[new.organ])
+            n_clock = Clock.build(nlaw, new.founded, new.luck, np.full((len(new), 1), -np.inf), np.ones((len(new), 1)))
+            c = Colonies.concat([c, new])
+            detect = np.concatenate([detect, n_detect])
+            at_dx = np.concatenate([at_dx, np.zeros(len(new), dtype=bool)])
+            clock = _clock_concat(clock, n_clock)
         seen = detect <= end[c.row]
-        pn, positive, examined, regional = self._nodes(h, t_dx, dep_cells)
-        pt = t_codes(cov.diameter_mm, t1_max=p["staging.t1_max_mm"], t2_max=p["staging.t2_max_mm"])
         first_distant = _segment_min(detect[seen], c.row[seen], n)
+        # 3. local and regional disease left after surgery
+        d = h.deposits
+        left = np.flatnonzero(st.deposit_left)
+        dlaw = Gompertz(rate=d.rate[left], capacity=p["nodes.capacity_cells"])
+        dclock = self._adjuvant_clock(h, plan, d.row[left], dlaw, d.founded[left], d.luck[left], None, "deposit", t_m)
+        reach = np.maximum(dclock.first_reach(dlaw.time_to(self.node_clinical_cells)), t_dx[d.row[left]])
+        regional = _segment_min(reach, d.row[left], n)
+        res_prob = np.where(plan.bcs, p["local.residual_prob_bcs"], p["local.residual_prob_mastectomy"])
+        has_res = (u_res < res_prob) & ~st.m1
+        rr = np.flatnonzero(has_res)
+        res_cells = p["local.residual_median_cells"] * 10.0 ** (p["local.residual_log10_sd"] * z_res[rr])
+        plaw = Gompertz(rate=h.primary.law.rate[rr], capacity=self.capacity)
+        res_cells = np.minimum(res_cells, 0.5 * float(diameter_to_cells(p["local.detection_mm"], self.per_mm3)))
+        rclock = self._adjuvant_clock(h, plan, rr, plaw, t_dx[rr] - plaw.time_to(res_cells), luck_res[rr], None,
+                                      "residual", t_m)
+        local = never.copy()
+        local[rr] = np.maximum(rclock.first_reach(plaw.time_to(diameter_to_cells(p["local.detection_mm"],
+                                                                                   self.per_mm3))), t_dx[rr])
+        dep_cells = st.deposit_cells
+        pre = c.founded <= t_dx[c.row]
+        met_cells = np.bincount(c.row[pre], _clock_take(clock, np.flatnonzero(pre)).cells_at(
+            np.nextafter(t_dx[c.row[pre]], -np.inf)), n) if pre.any() else np.zeros(n)
+        ctc = poisson_from_uniform(u_ctc, self._ctc_expected(h, dep_cells, met_cells))
 
         def endpoint(t):
             event = t <= horizon_day
             return np.where(event, t - t_dx, self.horizon), event
 
+        def day_or_nan(t):
+            return np.where(t <= end, t - t_dx, np.nan)
+
         os_days, os_event = endpoint(death)
         dmfs_days, dmfs_event = endpoint(np.minimum(first_distant, death))
-        dfs_days, dfs_event = endpoint(np.minimum(np.minimum(first_distant, death), regional))
+        dfs_days, dfs_event = endpoint(np.minimum.reduce([first_distant, death, regional, local]))
         idx = np.flatnonzero(seen)
         idx = idx[np.lexsort((c.organ[idx], detect[idx], c.row[idx]))]
         rows = c.row[idx]
-        sizes = self._colony_cells(h, detect[idx], tm[idx], idx)
+        # the size when reached (a line's kill on that very day comes after it is found)
+        sizes = _clock_take(clock, idx).cells_at(np.nextafter(detect[idx], -np.inf))
         names = self.organs.names
         lesions = LesionRecords(
             patient_id=h.patient_id[rows], organ=Labels(c.organ[idx], names),
@@ -220,22 +530,66 @@ class Clinic:
         in_first = detect[idx] <= first_distant[rows] + window
         organs_seen = c.organ[idx]
         n_org = len(names)
+        organ_idx = self._dysfunction_organ(clock, c.row, c.organ, seen, death, organ_idx, n)
         cause = Labels(np.where(os_event, np.where(organ_death <= other, organ_idx, n_org), n_org + 1),
                        tuple(f"organ_failure:{o}" for o in names) + ("other_causes", ""))
-        m_code = m1.astype(np.int64)
+        m_code = st.m1.astype(np.int64)
+        lines = (starts <= end[:, None]).sum(axis=1)
         patients = PatientRecords(
             patient_id=h.patient_id.astype(np.int64), subtype=Labels(cov.subtype, SUBTYPES),
             histology=Labels(cov.lobular.astype(np.int64), HISTOLOGIES), er=cov.er, pr=cov.pr, her2=cov.her2,
-            age_at_diagnosis=cov.age, tumor_size_mm=cov.diameter_mm, grade=cov.grade, tmem_score=cov.tmem_score,
-            positive_nodes=positive.astype(np.int64), nodes_examined=examined.astype(np.int64),
-            pT=Labels(pt, T_CATEGORIES), pN=Labels(pn, N_CATEGORIES), M=Labels(m_code, M_CATEGORIES),
-            stage=Labels(STAGE_TABLE[pt, pn, m_code], STAGE_GROUPS),
+            age_at_diagnosis=cov.age, tumor_size_mm=cov.diameter_mm, grade=cov.grade,
+            menopausal=Labels(cov.postmenopausal.astype(np.int64), MENOPAUSAL), tmem_score=cov.tmem_score,
+            positive_nodes=st.positive.astype(np.int64), nodes_examined=st.examined.astype(np.int64),
+            pT=Labels(st.pt, T_CATEGORIES), pN=Labels(st.pn, N_CATEGORIES), M=Labels(m_code, M_CATEGORIES),
+            stage=Labels(STAGE_TABLE[st.pt, st.pn, m_code], STAGE_GROUPS),
+            surgery=Labels((~plan.bcs).astype(np.int64), SURGERIES), endocrine=plan.endocrine,
+            endocrine_years=plan.endocrine_years.astype(float), chemotherapy=plan.chemotherapy,
+            anti_her2=plan.anti_her2, her2_tki=plan.her2_tki, bone_agent=plan.bone_agent,
+            radiotherapy=plan.radiotherapy,
             dfs_days=dfs_days, dmfs_days=dmfs_days, os_days=os_days,
             dfs_event=dfs_event, dmfs_event=dmfs_event, os_event=os_event, death_cause=cause,
             first_metastasis_sites=_site_strings(rows[in_first], organs_seen[in_first], n, names),
             metastasis_sites=_site_strings(rows, organs_seen, n, names),
-            regional_recurrence_day=np.where(regional <= end, regional - t_dx, np.nan),
-            n_colonies=np.bincount(c.row, minlength=n).astype(np.int64), ctc_7_5ml=ctc.astype(np.int64))
+            local_recurrence_day=day_or_nan(local), regional_recurrence_day=day_or_nan(regional),
+            distant_metastasis_day=day_or_nan(first_distant), metastatic_lines=lines.astype(np.int64),
+            n_colonies=np.bincount(c.row[c.origin != METASTATIC], minlength=n).astype(np.int64),
+            n_secondary_colonies=np.bincount(c.row[c.origin == METASTATIC], minlength=n).astype(np.int64),
+            ctc_7_5ml=ctc.astype(np.int64))
         funnel = h.funnel.sum(axis=0)
-        funnel[stage("detected"), ORGAN_COLUMNS] += np.bincount(organs_seen, minlength=len(names))
+        primary_seeded = c.origin[idx] != METASTATIC  # the funnel follows the primary's and deposits' units
+        funnel[stage("detected"), ORGAN_COLUMNS] += np.bincount(organs_seen[primary_seeded], minlength=len(names))
         return ClinicalBlock(patients=patients, lesions=lesions, funnel=funnel)
+
+
+@dataclass(frozen=True)
+class Staging:
+    """At surgery, per patient: pT and pN codes, positive and examined nodes, metastases
+    detectable (M1); per deposit: left in an undissected node, and its cells."""
+
+    pt: np.ndarray
+    pn: np.ndarray
+    positive: np.ndarray
+    examined: np.ndarray
+    m1: np.ndarray
+    deposit_left: np.ndarray
+    deposit_cells: np.ndarray
+
+
+def _clock_concat(a: Clock, b: Clock) -> Clock:
+    """Two clocks as one (the shorter boundary table padded with inf, speed 1)."""
+    k = max(a.T.shape[1], b.T.shape[1])
+
+    def pad(x, fill):
+        return np.concatenate([x, np.full((len(x), k - x.shape[1]), fill)], axis=1)
+
+    rate = np.concatenate([np.asarray(a.law.rate), np.asarray(b.law.rate)])
+    return Clock(Gompertz(rate=rate, capacity=a.law.capacity), np.concatenate([pad(a.T, np.inf), pad(b.T, np.inf)]),
+                 np.concatenate([pad(a.A, 0.0), pad(b.A, 0.0)]), np.concatenate([pad(a.S, 1.0), pad(b.S, 1.0)]),
+                 np.concatenate([a.founded, b.founded]), np.concatenate([a.dead, b.dead]),
+                 np.concatenate([a.luck, b.luck]))
+
+
+def _clock_take(clock: Clock, idx: np.ndarray) -> Clock:
+    return Clock(take_law(clock.law, idx), clock.T[idx], clock.A[idx], clock.S[idx], clock.founded[idx],
+                 clock.dead[idx], clock.luck[idx])

@@ -70,6 +70,7 @@ class PatientRecords(_Columns):
     age_at_diagnosis: np.ndarray
     tumor_size_mm: np.ndarray
     grade: np.ndarray
+    menopausal: np.ndarray
     tmem_score: np.ndarray
     positive_nodes: np.ndarray
     nodes_examined: np.ndarray
@@ -77,6 +78,14 @@ class PatientRecords(_Columns):
     pN: np.ndarray
     M: np.ndarray
     stage: np.ndarray
+    surgery: np.ndarray
+    endocrine: np.ndarray
+    endocrine_years: np.ndarray
+    chemotherapy: np.ndarray
+    anti_her2: np.ndarray
+    her2_tki: np.ndarray
+    bone_agent: np.ndarray
+    radiotherapy: np.ndarray
     dfs_days: np.ndarray
     dmfs_days: np.ndarray
     os_days: np.ndarray
@@ -86,8 +95,12 @@ class PatientRecords(_Columns):
     death_cause: np.ndarray
     first_metastasis_sites: np.ndarray
     metastasis_sites: np.ndarray
+    local_recurrence_day: np.ndarray
     regional_recurrence_day: np.ndarray
+    distant_metastasis_day: np.ndarray
+    metastatic_lines: np.ndarray
     n_colonies: np.ndarray
+    n_secondary_colonies: np.ndarray
     ctc_7_5ml: np.ndarray
 
 

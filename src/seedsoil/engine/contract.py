@@ -7,7 +7,11 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar
 
-from seedsoil.engine.history import CohortHistory
+from seedsoil.biology.organs import OrganTable
+from seedsoil.engine.adjuvant import AdjuvantExposure, awaken_after_surgery
+from seedsoil.engine.history import CohortHistory, Colonies, DormantPool
+from seedsoil.engine.start import count_colonies
+from seedsoil.engine.streams import Phase, block_rng
 from seedsoil.params import ParameterSet
 from seedsoil.scenario import Scenario, ScenarioError
 from seedsoil.scenario.load import _MISSING
@@ -73,3 +77,21 @@ class Engine(ABC):
     def simulate_rows(self, block: int, seed: int, rows) -> CohortHistory:
         """The histories of some patients of ``block`` (block rows), in that order."""
         return self.simulate_block(block, seed).take(rows)
+
+    def after_surgery(self, h: CohortHistory, exposure: AdjuvantExposure, seed: int, block: int) -> CohortHistory:
+        """``h`` with the colonies that its dormant cells found after surgery under ``exposure``,
+        drawn from the block's adjuvant stream (whole blocks, so a patient's draws do not depend
+        on which others are simulated: the fast engine always simulates whole blocks)."""
+        return with_new_colonies(h, self._awaken(h.dormant, h, exposure, block_rng(seed, block, Phase.ADJUVANT)))
+
+    def _awaken(self, pool: DormantPool, h: CohortHistory, exposure: AdjuvantExposure, rng) -> Colonies:
+        organs = OrganTable.from_params(self.p)
+        return awaken_after_surgery(pool, h.primary.diagnosis_day, h.primary.law.rate, organs.growth_fold,
+                                    organs.names.index("bone"), exposure, rng)
+
+
+def with_new_colonies(h: CohortHistory, new: Colonies) -> CohortHistory:
+    """``h`` with colonies founded after surgery added, in canonical order and in the funnel."""
+    funnel = h.funnel.copy()
+    count_colonies(funnel, new)
+    return h.with_colonies(new, funnel)

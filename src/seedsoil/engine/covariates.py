@@ -30,6 +30,10 @@ class Covariates:
     tmem_score: np.ndarray
     vdt_days: np.ndarray
     diameter_mm: np.ndarray
+    postmenopausal: np.ndarray
+    invasion: np.ndarray
+    """Lymphovascular invasion: a per-patient multiplier (mean 1) of both blood and lymphatic
+    entry, so that nodal and distant spread share a cause beyond size."""
 
     def __len__(self) -> int:
         return len(self.subtype)
@@ -69,8 +73,9 @@ def _by_subtype(p: ParameterSet, pattern: str) -> np.ndarray:
 
 
 def sample_covariates(scenario: Scenario, p: ParameterSet, rng: np.random.Generator, n: int) -> Covariates:
-    """Subtype, histology, receptors, grade, age, TMEM, doubling time and size at diagnosis of
-    ``n`` patients; each quantity is one vectorised draw, in a fixed order."""
+    """Subtype, histology, receptors, grade, age, TMEM, doubling time, size at diagnosis and
+    menopausal status (age at natural menopause, normal) of ``n`` patients; each quantity is one
+    vectorised draw, in a fixed order."""
     c = scenario.cohort
     shares = np.array([getattr(c.subtype_shares, s) for s in SUBTYPES])
     cum = np.cumsum(shares / shares.sum())
@@ -89,8 +94,11 @@ def sample_covariates(scenario: Scenario, p: ParameterSet, rng: np.random.Genera
     med, sd = math.log(p["diagnosis.size_median_mm"]), p["diagnosis.size_log_sd"]
     diameter = np.exp(_truncated_normal(rng, n, med, sd, math.log(p["diagnosis.size_min_mm"]),
                                         math.log(p["diagnosis.size_max_mm"])))
+    menopause = p["cohort.menopause_age_median"] + p["cohort.menopause_age_sd"] * rng.standard_normal(n)
+    sd = p["dissemination.invasion_log_sd"]
+    invasion = np.exp(sd * rng.standard_normal(n) - 0.5 * sd * sd)
     return Covariates(subtype.astype(np.int64), lobular, er, pr, her2, grade.astype(np.int64), age, tmem, vdt,
-                      diameter)
+                      diameter, age >= menopause, invasion)
 
 
 def primary_growth(cov: Covariates, p: ParameterSet) -> Primary:

@@ -11,8 +11,9 @@ HER2, lobular) combination, so they are computed once per combination and indexe
 
 Dormant cells are split at surgery: those that awaken (and progress) before it are drawn with
 the rest of the seeding, from the seeding stream; those still dormant at surgery are counted
-there too, and what adjuvant therapy does to them is drawn from the adjuvant stream. So a change
-of therapy leaves every pre-surgical draw of every patient unchanged.
+there too, into the history's dormant pool, and what adjuvant therapy does to them is drawn
+later (:meth:`Engine.after_surgery`) from the adjuvant stream. So a change of therapy leaves
+every pre-surgical draw of every patient unchanged.
 
 Cost grows with patients and consequential events, not with the cells shed: NumPy over
 patients (about a hundred array operations per block, each over the block's patients x grid
@@ -25,9 +26,8 @@ from __future__ import annotations
 import numpy as np
 
 from seedsoil.biology import cascade
-from seedsoil.biology.cascade import DAYS_PER_YEAR
 from seedsoil.biology.growth import Gompertz
-from seedsoil.biology.dormancy import AdjuvantAwakening, awakening_before_surgery, pre_surgery_fates
+from seedsoil.biology.dormancy import awakening_before_surgery, pre_surgery_fates
 from seedsoil.biology.nodes import deposit_probability, node_arrest_probabilities
 from seedsoil.biology.organs import OrganTable
 from seedsoil.engine.contract import (MAX_EVENTS_PER_BLOCK, MAX_EVENTS_PER_PATIENT, MAX_MEAN_UNITS, Capabilities,
@@ -35,7 +35,7 @@ from seedsoil.engine.contract import (MAX_EVENTS_PER_BLOCK, MAX_EVENTS_PER_PATIE
 from seedsoil.engine.covariates import TraitTable
 from seedsoil.engine.grid import SheddingGrid
 from seedsoil.engine.history import (ALL, DIRECT, DORMANT, NODES, ORGAN_COLUMNS, CohortHistory, Colonies,
-                                     NodalDeposits, empty_funnel, stage)
+                                     DormantPool, NodalDeposits, empty_funnel, stage)
 from seedsoil.engine.start import CohortStart, finish_block, start_block
 from seedsoil.engine.streams import Phase, block_rng
 from seedsoil.params import ParameterSet
@@ -108,7 +108,6 @@ class FastEngine(Engine):
         p = self.p
         start = start_block(self.scenario, p, seed, block, self.table)
         rng = block_rng(seed, block, Phase.SEEDING)
-        adj = block_rng(seed, block, Phase.ADJUVANT)
         cov, prim = start.covariates, start.primary
         n = len(start)
         key = cov.trait_key
@@ -116,15 +115,16 @@ class FastEngine(Engine):
         grid = SheddingGrid.for_primaries(prim)
         priming = cascade.priming_level(grid.size, p)
         tmem = cascade.tmem_factor(cov.tmem_score, p)
+        lvi = cov.invasion
         funnel = empty_funnel(n)
-        colonies, deposits = [], []
+        colonies, deposits, pools = [], [], []
         total = grid.total
         mass_cum = np.cumsum(grid.mass, axis=1)
         for c, tab in enumerate(self.clones):
             share = self.shares[c]
-            n_blood = rng.poisson(self._check_mean(tab.blood[key] * (tmem * share * total)[:, None], rows, start))
-            n_lymph = rng.poisson(self._check_mean(tab.lymph[key] * (share * total)[:, None], rows, start))
-            colonies += self._blood_route(rng, adj, start, grid, priming, rows, key, c, n_blood, funnel)
+            n_blood = rng.poisson(self._check_mean(tab.blood[key] * (lvi * tmem * share * total)[:, None], rows, start))
+            n_lymph = rng.poisson(self._check_mean(tab.lymph[key] * (lvi * share * total)[:, None], rows, start))
+            colonies += self._blood_route(rng, start, grid, priming, rows, key, c, n_blood, funnel, pools)
             funnel[:, stage("entered_lymph"), ALL] += n_lymph.sum(axis=1)
             funnel[:, stage("arrested"), NODES] += n_lymph.sum(axis=1)
             n_dep = rng.binomial(n_lymph, self.deposit[None, :]).sum(axis=1)
@@ -134,7 +134,8 @@ class FastEngine(Engine):
                                                rng.random(len(d_row)), rng.random(len(d_row)))
             node = rng.choice(len(self.node_probs), size=len(d_row), p=self.node_probs)
             deposits.append(NodalDeposits(row=d_row, node=node, clone=np.full(len(d_row), c), founded=founded,
-                                          rate=prim.law.rate[d_row] * p["nodes.growth_fold"]))
+                                          rate=prim.law.rate[d_row] * p["nodes.growth_fold"],
+                                          luck=rng.random(len(d_row))))
         dep = NodalDeposits.concat(deposits)
         # axillary deposits shed into blood until surgery (post-surgical residual nodes do not)
         for c, tab in enumerate(self.clones):
@@ -146,10 +147,10 @@ class FastEngine(Engine):
                                           prim.diagnosis_day[src])
             sizes = _primary_size(start, src, g.midpoints)
             n_blood = rng.poisson(self._check_mean(tab.blood[key[src]] * (p["dissemination.nodal_blood_fold"]
-                                                                         * g.total)[:, None], src, start))
-            colonies += self._blood_route(rng, adj, start, g, cascade.priming_level(sizes, p), src, key[src], c,
-                                          n_blood, funnel)
-        return finish_block(start, Colonies.concat(colonies), dep, funnel)
+                                                                         * lvi[src] * g.total)[:, None], src, start))
+            colonies += self._blood_route(rng, start, g, cascade.priming_level(sizes, p), src, key[src], c,
+                                          n_blood, funnel, pools)
+        return finish_block(start, Colonies.concat(colonies), dep, DormantPool.concat(pools), funnel)
 
     def _check_mean(self, mean: np.ndarray, rows: np.ndarray, start: CohortStart) -> np.ndarray:
         """Expected units shed, refused beyond :data:`MAX_MEAN_UNITS` (a Poisson count must fit int64)."""
@@ -173,10 +174,12 @@ class FastEngine(Engine):
             raise ModelRangeError.too_many(self.scenario, self.p, f"{what} with the {len(per) - 1} others of her block",
                                            float(per.sum()), MAX_EVENTS_PER_BLOCK, int(start.patient_id[rows[i]]))
 
-    def _blood_route(self, rng, adj, start: CohortStart, grid: SheddingGrid, priming: np.ndarray, rows: np.ndarray,
-                     key: np.ndarray, clone: int, n_blood: np.ndarray, funnel: np.ndarray) -> list[Colonies]:
+    def _blood_route(self, rng, start: CohortStart, grid: SheddingGrid, priming: np.ndarray, rows: np.ndarray,
+                     key: np.ndarray, clone: int, n_blood: np.ndarray, funnel: np.ndarray,
+                     pools: list[DormantPool]) -> list[Colonies]:
         """Circulation -> arrest -> extravasation -> fate for ``n_blood`` (R, 2) units shed over
-        ``grid`` by block rows ``rows``; returns the colony founders, directly or after dormancy."""
+        ``grid`` by block rows ``rows``; returns the colony founders, directly or after dormancy
+        before surgery, and appends the cells still dormant at surgery to ``pools``."""
         tab = self.clones[clone]
         funnel[rows, stage("entered_blood"), ALL] += n_blood.sum(axis=1)
         alive = rng.binomial(n_blood, tab.circ[key])
@@ -204,10 +207,12 @@ class FastEngine(Engine):
         q = (w * still_g).sum(axis=1)  # P(still dormant at surgery)
         n_still = rng.binomial(dormant - n_pre, np.minimum(q[:, None, None] / np.maximum(1.0 - p_pre, 1e-300), 1.0))
         early = self._founders(rng, grid, priming, rows, n_pre, p0, gain, p_pre_g, clone, DORMANT, start)
-        # what adjuvant therapy does to cells still dormant at surgery: the adjuvant stream
-        late = self._after_surgery(adj, start, grid, priming, rows, n_still, w * still_g, q, p0, gain, wake, death,
-                                   clone)
-        return [direct, early, late]
+        # cells still dormant at surgery, with the success probability of their arrival days
+        p_col = _weighted_success(w * still_g, priming, p0, gain, self.bd) / np.maximum(q, 1e-300)[:, None, None]
+        r, u, o = np.nonzero(n_still)
+        pools.append(DormantPool(row=rows[r], organ=o, clone=np.full(len(r), clone), count=n_still[r, u, o],
+                                 success=np.minimum(p_col[r, u, o], 1.0), wake=wake[r], death=death[r]))
+        return [direct, early]
 
     def _founders(self, rng, grid: SheddingGrid, priming, rows, n: np.ndarray, p0, gain, wake_g, clone: int,
                   origin: int, start: CohortStart) -> Colonies:
@@ -240,30 +245,12 @@ class FastEngine(Engine):
             k = start.covariates.trait_key[pid]
             t = awakening_before_surgery(t, start.primary.diagnosis_day[pid], tab.wake[k], tab.death[k],
                                          rng.random(len(r)))
-        return self._colonies(pid, o, t, clone, origin, start)
+        return self._colonies(rng, pid, o, t, clone, origin, start)
 
-    def _after_surgery(self, adj, start: CohortStart, grid, priming, rows, n_still, a_still, q, p0, gain, wake, death,
-                       clone: int) -> Colonies:
-        """Cells still dormant at surgery (R, 2, O) awaken under the patient's adjuvant endocrine
-        therapy and progress with the probability of their arrival day (arrival-weighted)."""
-        plan = start.plan
-        window = np.asarray(plan.endocrine_years)[rows] * DAYS_PER_YEAR
-        sched = AdjuvantAwakening(wake_on=wake * plan.endocrine_awakening_fold, wake_off=wake, death=death,
-                                  window=window)
-        p_col = _weighted_success(a_still, priming, p0, gain, self.bd) / np.maximum(q, 1e-300)[:, None, None]
-        p_wake = sched.probability()[:, None, None]
-        n = adj.binomial(n_still, np.minimum(p_wake * p_col, 1.0))
-        self._check_events(n, rows, start, "colonies from dormant cells")
-        r, u, o = _expand(n)
-        if len(r) == 0:
-            return Colonies()
-        t = start.primary.diagnosis_day[rows[r]] + sched.sample_time(r, adj.random(len(r)), adj.random(len(r)))
-        return self._colonies(rows[r], o, t, clone, DORMANT, start)
-
-    def _colonies(self, pid, organ, founded, clone: int, origin: int, start: CohortStart) -> Colonies:
+    def _colonies(self, rng, pid, organ, founded, clone: int, origin: int, start: CohortStart) -> Colonies:
         return Colonies(row=pid, organ=organ, clone=np.full(len(pid), clone), founded=founded,
                         origin=np.full(len(pid), origin),
-                        rate=start.primary.law.rate[pid] * self.organs.growth_fold[organ])
+                        rate=start.primary.law.rate[pid] * self.organs.growth_fold[organ], luck=rng.random(len(pid)))
 
 
 def _primary_size(start: CohortStart, rows: np.ndarray, t: np.ndarray) -> np.ndarray:

@@ -10,7 +10,6 @@ from typing import ClassVar
 import numpy as np
 
 from seedsoil.biology.organs import ORGANS
-from seedsoil.biology.therapy import TreatmentPlan
 from seedsoil.engine.covariates import Covariates, Primary, TraitTable
 
 FUNNEL_STAGES = (
@@ -20,8 +19,8 @@ FUNNEL_STAGES = (
 FUNNEL_SITES = ("all",) + ORGANS + ("axillary_nodes",)
 ALL, NODES = 0, len(FUNNEL_SITES) - 1  # funnel columns: whole body, axillary nodes (organs in between)
 ORGAN_COLUMNS = slice(1, NODES)
-ORIGINS = ("direct", "dormant")
-DIRECT, DORMANT = 0, 1
+ORIGINS = ("direct", "dormant", "metastasis")
+DIRECT, DORMANT, METASTATIC = 0, 1, 2  # seeded by the primary or a deposit; after dormancy; by a metastasis
 
 
 def empty_funnel(patients: int | None = None) -> np.ndarray:
@@ -86,6 +85,10 @@ class Colonies(_Ragged):
     founded: np.ndarray = field(default_factory=_float)
     origin: np.ndarray = field(default_factory=_int)
     rate: np.ndarray = field(default_factory=_float)
+    luck: np.ndarray = field(default_factory=_float)
+    """A uniform drawn when the colony is founded: it decides the colony's fate under therapy
+    (eradicated when its chance of surviving a kill is below ``luck``), so the same colony meets
+    a stronger therapy with at least as bad an outcome in every arm of a comparison."""
     ORDER = ("row", "founded", "organ", "clone")
 
 
@@ -99,21 +102,42 @@ class NodalDeposits(_Ragged):
     clone: np.ndarray = field(default_factory=_int)
     founded: np.ndarray = field(default_factory=_float)
     rate: np.ndarray = field(default_factory=_float)
+    luck: np.ndarray = field(default_factory=_float)
+    """As :attr:`Colonies.luck`: the deposit's fate under therapy."""
     ORDER = ("row", "founded", "node", "clone")
+
+
+@dataclass
+class DormantPool(_Ragged):
+    """Solitary cells still dormant at surgery, grouped: block row, organ, clone, how many, the
+    probability that one of them founds a colony once awake (progression x escape from early
+    extinction, averaged over their arrival days), and the untreated awakening and death rates
+    per day. What they do after surgery depends on therapy: :mod:`seedsoil.engine.adjuvant`."""
+
+    row: np.ndarray = field(default_factory=_int)
+    organ: np.ndarray = field(default_factory=_int)
+    clone: np.ndarray = field(default_factory=_int)
+    count: np.ndarray = field(default_factory=_int)
+    success: np.ndarray = field(default_factory=_float)
+    wake: np.ndarray = field(default_factory=_float)
+    death: np.ndarray = field(default_factory=_float)
+    ORDER = ("row", "organ", "clone", "success")
 
 
 @dataclass
 class CohortHistory:
     """Everything the clinic needs about a block of patients: who they are, their primaries,
-    seeds that grow, axillary deposits, and each patient's funnel counts."""
+    seeds that grow, axillary deposits, cells still dormant at surgery, and each patient's
+    funnel counts. Until :meth:`seedsoil.engine.contract.Engine.after_surgery` has run, colonies
+    are those founded before surgery only."""
 
     patient_id: np.ndarray
     covariates: Covariates
     primary: Primary
     traits: TraitTable
-    plan: TreatmentPlan
     colonies: Colonies
     deposits: NodalDeposits
+    dormant: DormantPool
     funnel: np.ndarray  # (patients, stages, sites)
 
     def __len__(self) -> int:
@@ -127,5 +151,11 @@ class CohortHistory:
         """The history of the given block rows only (in that order)."""
         rows = np.asarray(rows, dtype=np.int64)
         return CohortHistory(self.patient_id[rows], self.covariates.take(rows), self.primary.take(rows), self.traits,
-                             self.plan.take(rows), self.colonies.for_rows(rows), self.deposits.for_rows(rows),
+                             self.colonies.for_rows(rows), self.deposits.for_rows(rows), self.dormant.for_rows(rows),
                              self.funnel[rows])
+
+    def with_colonies(self, more: Colonies, funnel: np.ndarray | None = None) -> CohortHistory:
+        """This history with ``more`` colonies (canonical order) and, if given, a new funnel."""
+        return CohortHistory(self.patient_id, self.covariates, self.primary, self.traits,
+                             Colonies.concat([self.colonies, more]).sorted(), self.deposits, self.dormant,
+                             self.funnel if funnel is None else funnel)

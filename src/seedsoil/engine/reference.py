@@ -18,11 +18,13 @@ checks the fast engine's thinning, time inversion and closed forms:
   Gillespie birth-death simulation (:func:`birth_death_escapes`); it founds a colony on its
   arrival day (the birth-death phase takes days to weeks and is not added, the fast engine's
   convention too). A dormant cell runs competing exponential clocks (awakening, death) through the
-  piecewise-constant awakening schedule segment by segment, until surgery on the patient's seeding
-  stream and from surgery on (cells still dormant then) on her adjuvant stream, so that therapy
-  after surgery changes no draw before it; an awakened cell progresses (with the progression
-  probability of its *arrival* day, as in the fast engine) and escapes extinction (birth-death
-  again); its colony is founded on the awakening day.
+  untreated awakening schedule until surgery on the patient's seeding stream; an awakened cell
+  progresses (with the progression probability of its *arrival* day, as in the fast engine) and
+  escapes extinction (birth-death again); its colony is founded on the awakening day. A cell still
+  dormant at surgery joins the history's dormant pool as a group of one, with its own success
+  probability (progression at its arrival day x the birth-death escape probability); after surgery
+  both engines run the same sampler on the pool (:mod:`seedsoil.engine.adjuvant`), this one on each
+  patient's own adjuvant stream, so that therapy after surgery changes no draw before it.
 * **Lymph units** arrest in a node (categorical) and found a deposit with the deposit probability
   of their class, on their arrival day. Deposits grow by Gompertz(primary rate x
   ``nodes.growth_fold``, ``nodes.capacity_cells``) and shed units into blood until surgery
@@ -46,13 +48,13 @@ from seedsoil.biology.dormancy import AwakeningSchedule
 from seedsoil.biology.growth import Gompertz
 from seedsoil.biology.nodes import deposit_probability, node_arrest_probabilities
 from seedsoil.biology.organs import OrganTable
-from seedsoil.engine.contract import Capabilities, Engine
+from seedsoil.engine.adjuvant import AdjuvantExposure
+from seedsoil.engine.contract import Capabilities, Engine, with_new_colonies
 from seedsoil.engine.covariates import TraitTable
-from seedsoil.engine.history import (ALL, DIRECT, DORMANT, NODES, CohortHistory, Colonies, NodalDeposits,
-                                     empty_funnel, stage)
+from seedsoil.engine.history import (ALL, DIRECT, DORMANT, NODES, CohortHistory, Colonies, DormantPool,
+                                     NodalDeposits, empty_funnel, stage)
 from seedsoil.engine.start import CohortStart, finish_block, start_block
 from seedsoil.engine.streams import BLOCK_PATIENTS, Phase, patient_rng
-from seedsoil.biology.therapy import awakening_schedule
 from seedsoil.params import ParameterSet
 from seedsoil.scenario import Scenario, ScenarioError
 
@@ -195,38 +197,49 @@ class ReferenceEngine(Engine):
     def simulate_rows(self, block: int, seed: int, rows) -> CohortHistory:
         start = start_block(self.scenario, self.p, seed, block, self.table).take(np.asarray(rows, dtype=np.int64))
         funnel = empty_funnel(len(start))
-        colonies, deposits = [], []
+        colonies, deposits, pools = [], [], []
         for i in range(len(start)):
-            cols, deps = self._patient(start, i, seed, funnel[i])
+            cols, deps, pool = self._patient(start, i, seed, funnel[i])
             colonies.append(cols)
             deposits.append(deps)
-        return finish_block(start, Colonies.concat(colonies), NodalDeposits.concat(deposits), funnel)
+            pools.append(pool)
+        return finish_block(start, Colonies.concat(colonies), NodalDeposits.concat(deposits),
+                            DormantPool.concat(pools), funnel)
+
+    def after_surgery(self, h: CohortHistory, exposure: AdjuvantExposure, seed: int, block: int) -> CohortHistory:
+        """As :meth:`Engine.after_surgery`, patient by patient from each one's own adjuvant stream."""
+        pool = h.dormant
+        parts = [self._awaken(pool.take(np.flatnonzero(pool.row == i)), h, exposure,
+                              patient_rng(seed, int(h.patient_id[i]), Phase.ADJUVANT)) for i in range(len(h))]
+        return with_new_colonies(h, Colonies.concat(parts))
 
     def _patient(self, start: CohortStart, i: int, seed: int, funnel: np.ndarray):
         p = self.p
         pid = int(start.patient_id[i])
-        rng, adj = patient_rng(seed, pid, Phase.SEEDING), patient_rng(seed, pid, Phase.ADJUVANT)
+        rng = patient_rng(seed, pid, Phase.SEEDING)
         tmem = float(start.covariates.tmem_score[i])
+        lvi = float(start.covariates.invasion[i])
         law = Gompertz(rate=float(start.primary.law.rate[i]), capacity=float(start.primary.law.capacity))
         t_dx = float(start.primary.diagnosis_day[i])
         traits = start.traits.traits[int(start.covariates.trait_key[i])]
         shares = start.traits.shares
-        plan = start.plan.for_patient(i)
-        scheds = [awakening_schedule(tr, t_dx, plan, p) for tr in traits]
+        scheds = [AwakeningSchedule([0.0], [cascade.dormancy_rates(tr, p)[0]], cascade.dormancy_rates(tr, p)[1])
+                  for tr in traits]
+        pools: list[DormantPool] = []
         # 1. the primary, first cell to surgery: step counts for every clone, route and class
         edges, mid = shedding_steps(law, 0.0, t_dx)
         size = law.size(mid)
         counts = []
         for tr, share in zip(traits, shares):
             sh = cascade.shedding(tr, tmem, p)
-            rates = np.stack([sh.blood, sh.lymph]) * share  # (route, class) units per cell-day
+            rates = np.stack([sh.blood, sh.lymph]) * share * lvi  # (route, class) units per cell-day
             counts.append(rng.poisson(rates[:, :, None] * (size * np.diff(edges))[None, None, :]))
         units = self._charge(0, sum(int(c.sum()) for c in counts), pid)
         colonies: list[Colonies] = []
         dep_node, dep_clone, dep_t = [], [], []
         for c, tr in enumerate(traits):
             t, cls = materialise_departures(rng, edges, counts[c][BLOOD])
-            colonies += self._blood_route(rng, adj, t, cls, tr, c, law, t_dx, scheds[c], funnel, i)
+            colonies += self._blood_route(rng, t, cls, tr, c, law, t_dx, scheds[c], funnel, i, pools)
             t, cls = materialise_departures(rng, edges, counts[c][LYMPH])
             funnel[stage("entered_lymph"), ALL] += len(t)
             funnel[stage("arrested"), NODES] += len(t)
@@ -237,7 +250,7 @@ class ReferenceEngine(Engine):
             dep_t.append(t[dep])
         node, clone, founded = np.concatenate(dep_node), np.concatenate(dep_clone), np.concatenate(dep_t)
         deposits = NodalDeposits(row=np.full(len(node), i, dtype=np.int64), node=node, clone=clone, founded=founded,
-                                 rate=np.full(len(node), law.rate * p["nodes.growth_fold"]))
+                                 rate=np.full(len(node), law.rate * p["nodes.growth_fold"]), luck=rng.random(len(node)))
         # 2. axillary deposits shed into blood until surgery (post-surgical residual nodes do not)
         if len(deposits):
             dlaw = Gompertz(rate=float(deposits.rate[0]), capacity=p["nodes.capacity_cells"])
@@ -252,12 +265,12 @@ class ReferenceEngine(Engine):
                     age = mid[None, :] - f[lo:lo + DEPOSIT_CHUNK, None]
                     mass += np.where(age > 0, dlaw.size(age), 0.0).sum(axis=0)
                 sh = cascade.shedding(tr, p["tmem.reference_score"], p)
-                rates = sh.blood * p["dissemination.nodal_blood_fold"]
+                rates = sh.blood * p["dissemination.nodal_blood_fold"] * lvi
                 n = rng.poisson(rates[:, None] * (mass * np.diff(edges))[None, :])
                 units = self._charge(units, int(n.sum()), pid)
                 t, cls = materialise_departures(rng, edges, n)
-                colonies += self._blood_route(rng, adj, t, cls, tr, c, law, t_dx, scheds[c], funnel, i)
-        return Colonies.concat(colonies), deposits
+                colonies += self._blood_route(rng, t, cls, tr, c, law, t_dx, scheds[c], funnel, i, pools)
+        return Colonies.concat(colonies), deposits, DormantPool.concat(pools)
 
     def _charge(self, used: int, more: int, patient_id: int) -> int:
         """Units materialised so far plus ``more``; refuses the patient beyond :data:`MAX_UNITS`."""
@@ -270,11 +283,11 @@ class ReferenceEngine(Engine):
                 "or --engine fast), which samples the same model exactly")
         return used
 
-    def _blood_route(self, rng, adj, t: np.ndarray, cls: np.ndarray, tr, clone: int, law: Gompertz, t_dx: float,
-                     sched: AwakeningSchedule, funnel: np.ndarray, row: int) -> list[Colonies]:
+    def _blood_route(self, rng, t: np.ndarray, cls: np.ndarray, tr, clone: int, law: Gompertz, t_dx: float,
+                     sched: AwakeningSchedule, funnel: np.ndarray, row: int, pools: list[DormantPool]) -> list[Colonies]:
         """Follow blood units (departure days ``t``, classes ``cls``) one by one: circulation,
-        arrest, extravasation, fate; return the colonies founded directly and after dormancy
-        (awakening before surgery from the seeding stream ``rng``, after it from ``adj``)."""
+        arrest, extravasation, fate; return the colonies founded directly and after awakening
+        before surgery, and append the cells still dormant at surgery to ``pools`` (one each)."""
         p, organs = self.p, self.organs
         n_org = len(organs.names)
         funnel[stage("entered_blood"), ALL] += len(t)
@@ -293,15 +306,21 @@ class ReferenceEngine(Engine):
         # micrometastases: progress (priming on arrival), then escape extinction; founded on arrival
         m = fate == 1
         direct = self._colonies(rng, t[m], cls[m], organ[m], t[m], *args, DIRECT)
-        # dormant cells: awaken or die, before surgery on this stream, after it on the adjuvant one
+        # dormant cells: awaken or die before surgery, or wait in the pool for what follows it
         d = fate == 0
         ta, ca, oa = t[d], cls[d], organ[d]
         awake, when, still = dormancy_clocks(rng, sched, ta, until=t_dx)
         early = self._colonies(rng, ta[awake], ca[awake], oa[awake], when[awake], *args, DORMANT)
-        awake2, when2, _ = dormancy_clocks(adj, sched, np.full(int(still.sum()), t_dx))
         ta, ca, oa = ta[still], ca[still], oa[still]
-        late = self._colonies(adj, ta[awake2], ca[awake2], oa[awake2], when2[awake2], *args, DORMANT)
-        return [direct, early, late]
+        if len(ta):
+            priming = cascade.priming_level(law.size(ta), p)
+            prob = cascade.progression_prob(tr, organs, p, priming)[np.arange(len(ta)), ca, oa]
+            wake, death = cascade.dormancy_rates(tr, p)
+            pools.append(DormantPool(row=np.full(len(ta), row, dtype=np.int64), organ=oa,
+                                     clone=np.full(len(ta), clone, dtype=np.int64), count=np.ones(len(ta), dtype=np.int64),
+                                     success=prob * cascade.birth_death_survival(p), wake=np.full(len(ta), wake),
+                                     death=np.full(len(ta), death)))
+        return [direct, early]
 
     def _colonies(self, rng, arrival, cls, organ, founded, tr, clone: int, law: Gompertz, row: int,
                   origin: int) -> Colonies:
@@ -317,4 +336,5 @@ class ReferenceEngine(Engine):
         org = organ[keep]
         return Colonies(row=np.full(len(org), row, dtype=np.int64), organ=org,
                         clone=np.full(len(org), clone, dtype=np.int64), founded=founded[keep],
-                        origin=np.full(len(org), origin, dtype=np.int64), rate=law.rate * self.organs.growth_fold[org])
+                        origin=np.full(len(org), origin, dtype=np.int64), rate=law.rate * self.organs.growth_fold[org],
+                        luck=rng.random(len(org)))

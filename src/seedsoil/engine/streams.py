@@ -24,7 +24,7 @@ class Phase(IntEnum):
     COVARIATES = 0  # who she is and how her primary grows
     SEEDING = 1  # the cascade until surgery: shedding, nodes, colonies and dormant cells
     ADJUVANT = 2  # what the seeds do after surgery under adjuvant therapy (dormancy awakening)
-    CLINIC = 3  # the clinical course: other-cause death, CTC draws
+    CLINIC = 3  # the clinical course: other-cause death, CTC draws, residual disease, metastatic lines, seeds of metastases
 
 
 def block_rng(seed: int, block: int, phase: Phase) -> np.random.Generator:

@@ -404,12 +404,13 @@ DEFAULT_VALIDATE_PATIENTS = 20_000
 @app.command("validate")
 def validate_command(
     out: Annotated[Path | None, typer.Option(
-        "--out", "-o", help="Folder for validation.csv, validation.json, one figure per theme and the run itself "
-                            "(OUT/run, reused when it holds the same run); default: print only, the run goes to a "
-                            "temporary folder.")] = None,
+        "--out", "-o", help="Folder for validation.csv, validation.json, one figure per theme and the runs "
+                            "themselves (OUT/run/<run name>, each reused when it holds the same run); default: print "
+                            "only, the runs go to a temporary folder.")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Exit with status 1 when any target fails.")] = False,
     patients: Annotated[str, typer.Option("--patients", "-n", metavar="N",
-                                          help="Patients in the default-scenario cohort, e.g. 20000 or 1e5.")]
+                                          help="Patients in each cohort run (the default scenario and up to 11 "
+                                               "treatment variants of it on the same patients), e.g. 20000 or 1e5.")]
     = str(DEFAULT_VALIDATE_PATIENTS),
     seed: Annotated[str, typer.Option("--seed", "-s", metavar="S", help="Master random seed, a whole number >= 0.")]
     = str(DEFAULT_SEED),

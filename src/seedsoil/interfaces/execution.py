@@ -102,10 +102,31 @@ def _model(scenario: Scenario, params: ParameterSet, engine: str):
     hit = _MODELS.get(key)
     if hit is None:
         eng = get_engine(engine)(scenario, params)
-        hit = (eng, Clinic(params, OrganTable.from_params(params), scenario.cohort.follow_up_years))
+        hit = (eng, Clinic(params, OrganTable.from_params(params), scenario.cohort.follow_up_years,
+                           scenario.treatment))
         _MODELS.clear()
         _MODELS[key] = hit
     return hit
+
+
+def clinical_block(eng, clinic: Clinic, block: int, seed: int, rows: np.ndarray):
+    """Patients ``rows`` of one block from first cell to death: the engine until surgery, the
+    clinic's staging and plan, the engine's after-surgery step (a batch engine on the whole
+    block, so that a patient's draws do not depend on which others are kept), the clinical course."""
+    whole = len(rows) == BLOCK_PATIENTS
+    if eng.capabilities.batch:
+        h = eng.simulate_block(block, seed)
+    else:
+        h = eng.simulate_rows(block, seed, rows)
+        whole = True
+    st = clinic.stage(h)
+    plan = clinic.plan(h, st)
+    h = eng.after_surgery(h, clinic.exposure(h, plan), seed, block)
+    if not whole:
+        h = h.take(rows)
+        st = clinic.stage(h)
+        plan = clinic.plan(h, st)
+    return clinic.course(h, st, plan, block_rng(seed, block, Phase.CLINIC))
 
 
 def simulate_chunk(scenario: Scenario, params: ParameterSet, engine: str, seed: int, chunk: Chunk) -> ChunkOutput:
@@ -117,13 +138,7 @@ def simulate_chunk(scenario: Scenario, params: ParameterSet, engine: str, seed: 
         check_stop()
         lo = max(chunk.first - block * BLOCK_PATIENTS, 0)
         hi = min(chunk.stop - block * BLOCK_PATIENTS, BLOCK_PATIENTS)
-        if eng.capabilities.batch:
-            h = eng.simulate_block(block, seed)
-            if (lo, hi) != (0, BLOCK_PATIENTS):
-                h = h.take(np.arange(lo, hi))
-        else:
-            h = eng.simulate_rows(block, seed, np.arange(lo, hi))
-        out = clinic.course(h, block_rng(seed, block, Phase.CLINIC))
+        out = clinical_block(eng, clinic, block, seed, np.arange(lo, hi))
         patients.append(out.patients)
         lesions.append(out.lesions)
         funnel += out.funnel

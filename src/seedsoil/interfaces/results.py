@@ -124,7 +124,9 @@ class Result:
         relapsed = int(distant_relapse_mask(self.patients).sum())
         shares = site_shares_by_subtype(self.patients, include_overall=True)
         overall = shares[shares["subtype"] == "all"]
-        medians = median_os_after_distant_relapse(self.patients)
+        m1 = (self.patients["M"] == "M1") if "M" in self.patients else pd.Series(False, index=self.patients.index)
+        medians = median_os_after_distant_relapse(self.patients[~m1])
+        de_novo = median_os_after_distant_relapse(self.patients[m1])
         return _json_safe({
             "scenario": self.scenario.name,
             "engine": self.engine,
@@ -133,8 +135,12 @@ class Result:
             "distant_relapses": relapsed,
             "distant_relapse_share": relapsed / n if n else math.nan,
             "site_share_of_relapsed": dict(zip(overall["organ"], overall["share"], strict=True)),
+            "de_novo_stage_iv": int(m1.sum()),
             "median_os_after_distant_relapse_years": {
                 r.subtype: {"n": int(r.n), "median_years": float(r.median_years)} for r in medians.itertuples()
+            },
+            "median_os_de_novo_stage_iv_years": {
+                r.subtype: {"n": int(r.n), "median_years": float(r.median_years)} for r in de_novo.itertuples()
             },
         })
 

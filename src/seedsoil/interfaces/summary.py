@@ -25,6 +25,8 @@ def print_summary(result, console: Console) -> None:
     cohort.add_row("engine, seed", f"{s['engine']}, {s['seed']}")
     cohort.add_row("patients", f"{s['patients']:,}")
     cohort.add_row("distant relapses", f"{s['distant_relapses']:,} ({_pct(s['distant_relapse_share'])})")
+    n = s["patients"] or 1
+    cohort.add_row("of which de novo stage IV", f"{s['de_novo_stage_iv']:,} ({_pct(s['de_novo_stage_iv'] / n)})")
     console.print(cohort)
 
     shares = site_shares_by_subtype(result.patients, include_overall=True)
@@ -41,12 +43,19 @@ def print_summary(result, console: Console) -> None:
         sites.add_row("no distant relapses")
     console.print(sites)
 
-    surv = Table(title="Median overall survival after distant relapse")
+    surv = Table(title="Median overall survival with distant metastases (years)")
     surv.add_column("subtype")
-    surv.add_column("patients", justify="right")
-    surv.add_column("median (years)", justify="right")
-    for subtype, rec in s["median_os_after_distant_relapse_years"].items():
+    surv.add_column("relapse after\nsurgery (n)", justify="right")
+    surv.add_column("median from\nrelapse", justify="right")
+    surv.add_column("de novo\nstage IV (n)", justify="right")
+    surv.add_column("median from\ndiagnosis", justify="right")
+
+    def text(rec):
         med = rec["median_years"]
-        text = f"{med:.1f}" if med is not None else ("not reached" if rec["n"] else "–")
-        surv.add_row(subtype, f"{rec['n']:,}", text)
+        return f"{med:.1f}" if med is not None else ("not reached" if rec["n"] else "–")
+
+    de_novo = s.get("median_os_de_novo_stage_iv_years", {})
+    for subtype, rec in s["median_os_after_distant_relapse_years"].items():
+        dn = de_novo.get(subtype, {"n": 0, "median_years": None})
+        surv.add_row(subtype, f"{rec['n']:,}", text(rec), f"{dn['n']:,}", text(dn))
     console.print(surv)

@@ -2,9 +2,11 @@
 JSON copy and one figure per theme.
 
 The targets and the functions that compute them are :mod:`seedsoil.analysis.targets` (the
-table ``targets.csv``); this module runs the default scenario with :func:`seedsoil.run`
-(streamed into a run folder: a temporary one, or ``OUT/run``), runs the mouse assays, evaluates
-every target and writes ``validation.csv``, ``validation.json`` and ``validation_<theme>.png``.
+table ``targets.csv``); this module runs the default scenario and the treatment variants the
+chosen targets read (:data:`seedsoil.analysis.targets.RUNS`: each once, all with the same
+patients and seed, so that treatment arms are paired) with :func:`seedsoil.run` (streamed into
+run folders: temporary ones, or ``OUT/run/<run name>``), runs the mouse assays, evaluates every
+target and writes ``validation.csv``, ``validation.json`` and ``validation_<theme>.png``.
 
 >>> from seedsoil.analysis.targets import load_targets
 >>> v = validate(targets=[t for t in load_targets() if t.target_id == "mouse.fidler.alive_24h"])
@@ -22,6 +24,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -31,8 +34,12 @@ from matplotlib.patches import Patch
 
 from seedsoil._version import __version__
 from seedsoil.analysis.targets import (
-    BOOT, DEFAULT_SEED, THEME_TITLES, THEMES, Assays, Cohort, Target, evaluate, load_targets,
+    BOOT, DEFAULT_RUN, DEFAULT_SEED, RUNS, THEME_TITLES, THEMES, Assays, Cohort, Target, evaluate, load_targets,
+    run_description, runs_needed,
 )
+
+if TYPE_CHECKING:
+    from seedsoil.scenario import Scenario
 
 DEFAULT_PATIENTS = 20_000
 SCENARIO = "default"
@@ -45,10 +52,18 @@ PNG_METADATA = {"Software": None}
 ROW_IN = 0.42
 """Figure height per target row (inches)."""
 LABEL_CHARS = 34
+TITLE_CHARS = 110
+"""Figure titles wrap at this many characters."""
+TITLE_RUNS = 4
+"""A figure title names the runs its theme reads up to this many, and counts them beyond."""
 PASS_COLOUR, FAIL_COLOUR, BAND_COLOUR = "#1a9850", "#d73027", "#d9d9d9"
 PASS_RULE = "a target passes when the simulated point value lies in its tolerance band (bounds included)"
-INTERVALS = ("95% Monte-Carlo intervals: Wilson for shares, bootstrap (resampling patients) for medians and the "
-             "lesion-level ER+ share, Wald for the TMEM odds ratio, replicate seeds for the cluster potential")
+INTERVALS = ("95% Monte-Carlo intervals: Wilson for shares, bootstrap (resampling patients) for medians, "
+             "Kaplan-Meier risks and the lesion-level ER+ share, paired bootstrap (the same patients in both arms) for "
+             "rate ratios and risk differences between treatment arms, Wald for the TMEM odds ratio and the nodal "
+             "hazard ratios, replicate seeds for the cluster potential")
+TABLES = ("patients", "lesions", "funnel")
+"""Tables of each run folder that the cohort targets read."""
 
 Progress = Callable[[int, int], None]
 
@@ -98,11 +113,21 @@ class Validation:
                    Line2D([], [], marker="o", color=PASS_COLOUR, ls="", label="simulated, passes (95% interval)"),
                    Line2D([], [], marker="o", color=FAIL_COLOUR, ls="", label="simulated, fails (95% interval)")]
         fig.legend(handles=handles, loc="outside lower center", ncols=4, fontsize="small", frameon=False)
-        who = (f"default scenario, {self.meta['patients']:,} patients, seed {self.meta['seed']}" if theme != "mouse"
-               else f"default parameters, seed {self.meta['seed']}")
+        runs = [r for r in RUNS if r in {x for v in rows["runs"] for x in str(v).split(";") if x}]
+        if theme == "mouse" or not runs:
+            who = f"default parameters, seed {self.meta['seed']}"
+        else:
+            if runs == [DEFAULT_RUN]:
+                which = "default scenario"
+            elif len(runs) <= TITLE_RUNS:
+                which = f"default scenario, runs {', '.join(runs)}"
+            else:
+                which = f"default scenario, {len(runs)} treatment runs (validation.json: meta.runs)"
+            each = " each" if len(runs) > 1 else ""
+            who = f"{which}, {self.meta['patients']:,} patients{each}, seed {self.meta['seed']}"
         n_pass = int(rows["passed"].sum())
-        fig.suptitle(f"{THEME_TITLES.get(theme, theme)}: published vs simulated ({who}); "
-                     f"{n_pass} of {len(rows)} pass", fontsize="medium")
+        title = f"{THEME_TITLES.get(theme, theme)}: published vs simulated ({who}); {n_pass} of {len(rows)} pass"
+        fig.suptitle("\n".join(textwrap.wrap(title, TITLE_CHARS)), fontsize="medium")
         return fig
 
     def save(self, out: str | Path) -> list[Path]:
@@ -132,9 +157,16 @@ def print_table(v: Validation, console) -> None:
 
     by_target = {t.target_id: t for t in v.targets}
     m = v.meta
-    who = f"default scenario, {m['patients']:,} patients, seed {m['seed']}" if m["patients"] else f"seed {m['seed']}"
+    runs = list(m.get("runs", {}))
+    if not m["patients"]:
+        who = f"seed {m['seed']}"
+    elif len(runs) > 1:
+        who = f"default scenario, {len(runs)} treatment runs, {m['patients']:,} patients each, seed {m['seed']}"
+    else:
+        who = f"default scenario, {m['patients']:,} patients, seed {m['seed']}"
+    legend = f" Runs: {'; '.join(run_description(r) for r in runs)}." if runs and runs != [DEFAULT_RUN] else ""
     table = Table(title=f"Validation ({who}): {v.passed} of {len(v.table)} targets pass",
-                  caption=f"{INTERVALS}; {PASS_RULE}.")
+                  caption=f"{INTERVALS}; {PASS_RULE}.{legend}")
     table.add_column("target", no_wrap=True)
     table.add_column("source", no_wrap=True)
     table.add_column("simulated [95% interval]", justify="right", no_wrap=True)
@@ -181,8 +213,8 @@ def _panel(ax, rows: pd.DataFrame, unit: str, by_target: dict[str, Target]) -> N
         left, right = (max(lo_all - pad, 0.0) if lo_all >= 0 else lo_all - pad), hi_all + pad
     for yy, r in zip(y, rows.to_dict("records")):
         lo, hi = r["accept_low"], r["accept_high"]
-        ax.fill_betweenx([yy - 0.32, yy + 0.32], lo, hi if math.isfinite(hi) else right, color=BAND_COLOUR, lw=0,
-                         zorder=1)
+        ax.fill_betweenx([yy - 0.32, yy + 0.32], lo if math.isfinite(lo) else left, hi if math.isfinite(hi) else right,
+                         color=BAND_COLOUR, lw=0, zorder=1)
         if math.isfinite(r["published"]):
             ax.plot(r["published"], yy, "D", color="black", ms=6, zorder=3)
         colour = PASS_COLOUR if r["passed"] else FAIL_COLOUR
@@ -212,46 +244,91 @@ def _panel(ax, rows: pd.DataFrame, unit: str, by_target: dict[str, Target]) -> N
     ax.grid(axis="x", alpha=0.3, zorder=0)
 
 
-def _run_cohort(folder: Path, patients: int, seed: int, workers: int | None, resume: bool,
-                progress: Progress | None) -> dict[str, pd.DataFrame]:
+def variant_scenario(run: str) -> Scenario:
+    """The default scenario with run ``run``'s ``[treatment]`` overrides (:data:`RUNS`), validated."""
+    from seedsoil.scenario import Treatment, load_builtin
+
+    sc = load_builtin(SCENARIO)[0]
+    overrides = RUNS[run]
+    if not overrides:
+        return sc
+    treatment = Treatment.model_validate({**sc.treatment.model_dump(), **overrides})
+    return sc.model_copy(update={"treatment": treatment})
+
+
+def _run_cohort(scenario, folder: Path, patients: int, seed: int, workers: int | None, resume: bool,
+                progress: Progress | None) -> tuple[dict[str, pd.DataFrame], int]:
+    """Run ``scenario`` into ``folder``; return its tables (:data:`TABLES`) and its ``nodes.sentinel_count``."""
     import seedsoil
 
-    seedsoil.run(SCENARIO, folder, patients=patients, seed=seed, workers=workers, resume=resume, progress=progress)
-    tables = {name: pd.read_parquet(folder / f"{name}.parquet") for name in ("patients", "lesions", "funnel")}
-    return tables
+    res = seedsoil.run(scenario, folder, patients=patients, seed=seed, workers=workers, resume=resume,
+                       progress=progress)
+    tables = {name: pd.read_parquet(folder / f"{name}.parquet") for name in TABLES}
+    return tables, int(res.params["nodes.sentinel_count"])
+
+
+def _check_layout(base: Path) -> None:
+    """OUT/run holds one folder per run; a run folder of the one-run layout (files in OUT/run
+    itself) is another run than this validation's."""
+    from seedsoil.interfaces.store import RunFolderError
+
+    if base.is_dir() and any(p.is_file() for p in base.iterdir()):
+        raise RunFolderError(f"{base} holds a run folder itself, not one folder per run")
+
+
+def _offset(progress: Progress | None, before: int, total: int) -> Progress | None:
+    """Progress of one run as progress of all: patients of earlier runs count as done."""
+    if progress is None:
+        return None
+    return lambda done, _n: progress(before + done, total)
 
 
 def validate(patients: int = DEFAULT_PATIENTS, seed: int = DEFAULT_SEED, workers: int | None = None,
              out: str | Path | None = None, *, targets: Iterable[Target] | None = None, boot: int = BOOT,
              progress: Progress | None = None) -> Validation:
-    """Run the default scenario (``patients``, ``seed``, ``workers``) into ``OUT/run`` (resumed or
-    reused when it holds the same run) or a temporary folder, run the mouse assays, and evaluate
-    ``targets`` (default: every packaged target). The cohort is simulated only when a cohort target
-    is asked for. Files are not written here: call :meth:`Validation.save`."""
+    """Run the default scenario and the treatment variants ``targets`` read (default: every
+    packaged target; :func:`~seedsoil.analysis.targets.runs_needed`), each once with the same
+    ``patients``, ``seed`` and ``workers``, into ``OUT/run/<run name>`` (resumed or reused when it
+    holds the same run) or temporary folders; run the mouse assays; evaluate the targets. Only
+    the runs some chosen target reads are simulated (none without a cohort target). ``progress``
+    gets (patients done, patients of all runs). Files are not written here: call
+    :meth:`Validation.save`."""
     chosen = tuple(targets) if targets is not None else load_targets()
-    need_cohort = any(t.family == "cohort" for t in chosen)
+    runs = runs_needed(chosen)
     t0 = time.perf_counter()
-    cohort = None
-    run_s = 0.0
-    if need_cohort:
-        if out is not None:
-            folder = Path(out) / RUN_FOLDER
+    cohorts: dict[str, Cohort] = {}
+    run_meta: dict[str, dict] = {}
+    base = Path(out) / RUN_FOLDER if out is not None else None
+    if base is not None and runs:
+        _check_layout(base)
+    for i, name in enumerate(runs):
+        t_run = time.perf_counter()
+        report = _offset(progress, i * patients, len(runs) * patients)
+        if base is not None:
+            folder = base / name
             resume = folder.is_dir() and any(folder.iterdir())
-            tables = _run_cohort(folder, patients, seed, workers, resume, progress)
+            tables, sentinel = _run_cohort(variant_scenario(name), folder, patients, seed, workers, resume, report)
         else:
-            with tempfile.TemporaryDirectory(prefix="seedsoil-validate-") as tmp:
-                tables = _run_cohort(Path(tmp) / RUN_FOLDER, patients, seed, workers, False, progress)
-        run_s = time.perf_counter() - t0
-        cohort = Cohort(tables["patients"], tables["lesions"], tables["funnel"], seed=seed, boot=boot)
-    table = evaluate(chosen, cohort, Assays(seed))
+            with tempfile.TemporaryDirectory(prefix=f"seedsoil-validate-{name}-") as tmp:
+                tables, sentinel = _run_cohort(variant_scenario(name), Path(tmp) / RUN_FOLDER, patients, seed, workers,
+                                               False, report)
+        cohorts[name] = Cohort(tables["patients"], tables["lesions"], tables["funnel"], seed=seed, boot=boot,
+                               sentinel_count=sentinel)
+        run_meta[name] = {"treatment": {k: v for k, v in RUNS[name].items()},
+                          "folder": str((base / name).resolve()) if base is not None else None,
+                          "run_s": round(time.perf_counter() - t_run, 2)}
+    run_s = time.perf_counter() - t0
+    table = evaluate(chosen, cohorts if runs else None, Assays(seed))
     meta = {
-        "seedsoil_version": __version__, "scenario": SCENARIO, "patients": int(patients) if need_cohort else 0,
+        "seedsoil_version": __version__, "scenario": SCENARIO, "patients": int(patients) if runs else 0,
         "seed": int(seed), "workers": workers, "bootstrap_resamples": int(boot),
-        "run_folder": str((Path(out) / RUN_FOLDER).resolve()) if (out is not None and need_cohort) else None,
-        "intervals": INTERVALS, "pass_rule": PASS_RULE,
-        "timings_s": {"run": round(run_s, 2), "analysis": round(time.perf_counter() - t0 - run_s, 2)},
+        "run_folder": str(base.resolve()) if (base is not None and runs) else None,
+        "runs": run_meta, "intervals": INTERVALS, "pass_rule": PASS_RULE,
+        "timings_s": {"run": round(run_s, 2), "analysis": round(time.perf_counter() - t0 - run_s, 2),
+                      "runs": {name: m["run_s"] for name, m in run_meta.items()}},
     }
     return Validation(table=table, meta=meta, targets=chosen)
 
 
-__all__ = ["CSV_FILE", "DEFAULT_PATIENTS", "FIGURE_FILE", "JSON_FILE", "Validation", "print_table", "validate"]
+__all__ = ["CSV_FILE", "DEFAULT_PATIENTS", "FIGURE_FILE", "JSON_FILE", "Validation", "print_table", "validate",
+           "variant_scenario"]

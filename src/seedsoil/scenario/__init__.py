@@ -9,7 +9,8 @@ from seedsoil.scenario.load import (
     load_scenario,
     scenario_from_dict,
 )
-from seedsoil.scenario.model import HISTOLOGIES, SUBTYPES, TRAITS, Clone, Cohort, Scenario
+from seedsoil.scenario.model import (ADJUVANT_THERAPIES, ERAS, HISTOLOGIES, SUBTYPES, SURGERIES, TRAITS, Clone, Cohort,
+                                     Scenario, Treatment)
 
-__all__ = ["HISTOLOGIES", "MAX_ERRORS", "SUBTYPES", "TRAITS", "Clone", "Cohort", "Scenario", "ScenarioError",
+__all__ = ["ADJUVANT_THERAPIES", "ERAS", "SURGERIES", "Treatment", "HISTOLOGIES", "MAX_ERRORS", "SUBTYPES", "TRAITS", "Clone", "Cohort", "Scenario", "ScenarioError",
            "ScenarioWarning", "builtin_names", "load_builtin", "load_scenario", "scenario_from_dict"]

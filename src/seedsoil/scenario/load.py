@@ -418,4 +418,22 @@ def load_scenario(spec: str | Path | None = None, *,
     data = _parse(_read_file(path), source)
     if not data:
         note(f'{source}: the scenario is empty (no settings), so the defaults run as scenario "custom"')
-    return scenario_from_dict(data, source)
+    scenario, params = scenario_from_dict(data, source)
+    for message in _treatment_warnings(scenario, params, source):
+        note(message)
+    return scenario, params
+
+
+def _treatment_warnings(scenario: Scenario, params: ParameterSet, source: str) -> Iterator[str]:
+    """A therapy switched on for a cohort in which nobody can receive it runs, but is said."""
+    shares = scenario.cohort.subtype_shares.model_dump()
+    t = scenario.treatment
+    kinds = {"anti_her2": "HER2-positive", "her2_tki": "HER2-positive", "endocrine": "hormone-receptor-positive"}
+    probs = {
+        "HER2-positive": sum(v * params[f"cohort.her2_positive_prob.{k}"] for k, v in shares.items()),
+        "hormone-receptor-positive": sum(v * params[f"cohort.er_positive_prob.{k}"] for k, v in shares.items()),
+    }
+    for therapy, who in kinds.items():
+        if t.choice(therapy) is True and probs[who] == 0:
+            yield (f"{source}: treatment.{therapy} = true, but the cohort has no {who} patients "
+                   f"(subtype shares and cohort.* receptor probabilities), so nobody receives it")

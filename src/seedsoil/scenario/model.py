@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, field_validator, model_validator
 
 SUBTYPES = ("luminal_a", "luminal_b", "her2", "triple_negative")
 HISTOLOGIES = ("idc", "ilc")
@@ -89,6 +89,45 @@ class Clone(_Strict):
         return v
 
 
+ERAS = ("1990", "modern")
+"""Treatment eras: what Kennecke et al. 2010's 1986-92 cohort received, and 2010s care (ESME 2008-2016)."""
+ADJUVANT_THERAPIES = ("endocrine", "chemotherapy", "anti_her2", "her2_tki", "bone_agent", "radiotherapy")
+SURGERIES = ("bcs", "mastectomy")
+
+
+def _choice(v: object) -> str | bool:
+    if v == "guideline" or isinstance(v, bool):
+        return v
+    raise ValueError('must be "guideline", true or false')
+
+
+Choice = Annotated[str | bool, PlainValidator(_choice)]
+"""A therapy given by the era's guideline (by subtype, stage, age, menopause), to everyone it can
+apply to (``true``), or to nobody (``false``)."""
+
+
+class Treatment(_Strict):
+    """Who gets which therapy: the era's guideline unless overridden (durations in years)."""
+
+    era: Literal["1990", "modern"] = "modern"
+    adjuvant: Literal["guideline", "none"] = "guideline"
+    endocrine: Choice = "guideline"
+    chemotherapy: Choice = "guideline"
+    anti_her2: Choice = "guideline"
+    her2_tki: Choice = "guideline"
+    bone_agent: Choice = "guideline"
+    radiotherapy: Choice = "guideline"
+    surgery: Literal["guideline", "bcs", "mastectomy"] = "guideline"
+    endocrine_years: Annotated[float, Field(ge=0, le=15, strict=True, allow_inf_nan=False)] = 5.0
+    metastatic: Literal["guideline", "none"] = "guideline"
+
+    def choice(self, therapy: str) -> str | bool:
+        """``"guideline"``, True or False for one adjuvant therapy (``adjuvant = "none"`` wins)."""
+        if therapy not in ADJUVANT_THERAPIES:
+            raise ValueError(f"unknown therapy {therapy!r}; allowed: {', '.join(ADJUVANT_THERAPIES)}")
+        return False if self.adjuvant == "none" else getattr(self, therapy)
+
+
 def _default_clones() -> tuple[Clone, ...]:
     return (Clone(name="main", share=1.0),)
 
@@ -100,6 +139,7 @@ class Scenario(_Strict):
     description: str = ""
     engine: str = "fast"
     cohort: Cohort = Cohort()
+    treatment: Treatment = Treatment()
     clones: Annotated[tuple[Clone, ...], Field(min_length=1)] = Field(default_factory=_default_clones)
     parameters: dict[str, float] = {}
 
