@@ -99,15 +99,23 @@ def stage_profile(blocks: int = 16) -> dict[str, float]:
 
     sc, p = scenario_from_dict(data, "<20 y>")
     eng, clinic = _model(sc, p, "fast")
-    out = clinic.course(eng.simulate_block(0, SEED), block_rng(SEED, 0, Phase.CLINIC))
+
+    def one(b: int):
+        """Engine to surgery and after it (engine), staging, plan and course (clinic)."""
+        t0 = time.process_time()
+        h = eng.simulate_block(b, SEED)
+        st = clinic.stage(h)
+        plan = clinic.plan(h, st)
+        h = eng.after_surgery(h, clinic.exposure(h, plan), SEED, b)
+        t1 = time.process_time()
+        out = clinic.course(h, st, plan, block_rng(SEED, b, Phase.CLINIC))
+        return out, t0, t1, time.process_time()
+
+    out, *_ = one(0)
     to_arrow_table(out.patients, "patients")  # warm up
     t = {"engine": 0.0, "clinic": 0.0, "arrow": 0.0}
     for b in range(1, blocks + 1):
-        t0 = time.process_time()
-        h = eng.simulate_block(b, SEED)
-        t1 = time.process_time()
-        out = clinic.course(h, block_rng(SEED, b, Phase.CLINIC))
-        t2 = time.process_time()
+        out, t0, t1, t2 = one(b)
         to_arrow_table(out.patients, "patients"), to_arrow_table(out.lesions, "lesions")
         t3 = time.process_time()
         t["engine"] += t1 - t0

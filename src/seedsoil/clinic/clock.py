@@ -94,8 +94,9 @@ class Clock:
         t = np.asarray(t, dtype=float)
         two = t.ndim == 2
         tt = t if two else t[:, None]
-        k = (self.T[:, None, :] <= tt[:, :, None]).sum(axis=2) - 1
-        k = np.maximum(k, 0)
+        k = np.zeros(tt.shape, dtype=np.int64)
+        for j in range(1, self.T.shape[1]):  # boundaries are sorted: count those at or before t
+            k += self.T[:, j:j + 1] <= tt
         rows = np.arange(len(self))[:, None]
         a, s, tk = self.A[rows, k], self.S[rows, k], self.T[rows, k]
         f = self.founded[:, None]

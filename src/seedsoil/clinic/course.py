@@ -71,8 +71,11 @@ MAX_SECONDARY_SEEDS = 32
 """Most colonies metastases seed in one patient (the default cohort's expectation is about 0.1
 per relapsed patient; the ``small`` scenario's, with the soil's hostility lifted, about 2)."""
 BURDEN_COLONIES = 16
-"""Colonies per (patient, organ) followed for the burden: the oldest ones (the largest, every
-colony of a patient in one organ growing by the same law); later ones add a negligible burden."""
+"""Colonies per (patient, organ) the clinic follows (therapy, detection, burden): the oldest ones,
+which are the largest (a patient's colonies in one organ grow by one law) and so the first found
+and the bulk of the burden. A patient with more (widespread disease: 85% of the default cohort's
+colonies belong to such patients) has at most this many lesions per organ in lesions.parquet,
+as a radiologist stops counting; ``n_colonies`` still counts them all."""
 
 # adjuvant events on a patient's timeline (boundaries of the therapy clock)
 SURGERY, CHEMO_END, HER2_END, TKI_END, ENDO_START, ENDO_END, BONE_START, RT = range(8)
@@ -312,26 +315,18 @@ class Clinic:
         a, b = self.p["mortality.gompertz_a_per_year"], self.p["mortality.gompertz_b_per_year"]
         return np.log1p(e * b / (a * np.exp(b * age))) / b * DAYS_PER_YEAR
 
-    def _burden_death(self, h: CohortHistory, clock: Clock, organ: np.ndarray, t_m: np.ndarray,
-                      e: np.ndarray):
+    def _burden_death(self, h: CohortHistory, clock: Clock, c: Colonies, t_m: np.ndarray, e: np.ndarray):
         """Death from organ dysfunction: hazard ``mortality.burden_hazard_per_day`` x the sum over
         organs of burden / tolerated burden, on a geometric grid from the first metastasis;
         inversion of unit exponentials ``e``. Returns (absolute day or inf, organ weighing most,
         patients followed, their total burden on the grid (patients, grid))."""
-        c, n, n_org = h.colonies, len(h), len(self.organs.names)
+        n, n_org = len(h), len(self.organs.names)
         when = np.full(n, np.inf)
         cause = np.full(n, -1)
         nothing = (when, cause, np.empty(0, dtype=np.int64), np.empty((0, len(self.grid))))
         if not len(c):
             return nothing
-        order = np.lexsort((c.founded, c.organ, c.row))
-        grp = c.row[order] * n_org + c.organ[order]
-        first = np.r_[True, grp[1:] != grp[:-1]]
-        rank = np.arange(len(order)) - np.maximum.accumulate(np.where(first, np.arange(len(order)), 0))
-        keep = np.zeros(len(c), dtype=bool)
-        keep[order[rank < BURDEN_COLONIES]] = True
-        keep &= np.isfinite(t_m[c.row])
-        idx = np.flatnonzero(keep)
+        idx = np.flatnonzero(np.isfinite(t_m[c.row]))
         if not idx.size:
             return nothing
         pts, inv = np.unique(c.row[idx], return_inverse=True)
@@ -438,7 +433,9 @@ class Clinic:
         after surgery included); ``rng`` is that block's clinic stream, drawn for the whole block
         and read by each patient's block row, so her course does not depend on which other
         patients of the block are simulated."""
-        p, cov, c, n = self.p, h.covariates, h.colonies, len(h)
+        p, cov, n = self.p, h.covariates, len(h)
+        all_colonies = h.colonies
+        c = all_colonies.take(_oldest(all_colonies, len(self.organs.names), BURDEN_COLONIES))
         rows_in_block = h.patient_id % BLOCK_PATIENTS
         e_other = rng.exponential(size=BLOCK_PATIENTS)[rows_in_block]
         u_ctc = rng.random(BLOCK_PATIENTS)[rows_in_block]
@@ -463,7 +460,7 @@ class Clinic:
         clock = self._adjuvant_clock(h, plan, c.row, law, c.founded, c.luck, c.organ, "colony", t_m)
         # 2. metastatic lines, then death from organ dysfunction or other causes
         starts = self._lines(h, plan, clock, c.row, c.organ, t_m, z_lines)
-        organ_death, organ_idx, followed, burden = self._burden_death(h, clock, c.organ, t_m, e_burden)
+        organ_death, organ_idx, followed, burden = self._burden_death(h, clock, c, t_m, e_burden)
         other = t_dx + self._other_death(cov.age, e_other)
         death = np.minimum(organ_death, other)
         horizon_day = t_dx + self.horizon
@@ -553,7 +550,7 @@ class Clinic:
             metastasis_sites=_site_strings(rows, organs_seen, n, names),
             local_recurrence_day=day_or_nan(local), regional_recurrence_day=day_or_nan(regional),
             distant_metastasis_day=day_or_nan(first_distant), metastatic_lines=lines.astype(np.int64),
-            n_colonies=np.bincount(c.row[c.origin != METASTATIC], minlength=n).astype(np.int64),
+            n_colonies=np.bincount(all_colonies.row, minlength=n).astype(np.int64),
             n_secondary_colonies=np.bincount(c.row[c.origin == METASTATIC], minlength=n).astype(np.int64),
             ctc_7_5ml=ctc.astype(np.int64))
         funnel = h.funnel.sum(axis=0)
@@ -574,6 +571,17 @@ class Staging:
     m1: np.ndarray
     deposit_left: np.ndarray
     deposit_cells: np.ndarray
+
+
+def _oldest(c: Colonies, n_org: int, k: int) -> np.ndarray:
+    """Indices (canonical order kept) of each patient's ``k`` oldest colonies in each organ."""
+    if not len(c):
+        return np.empty(0, dtype=np.int64)
+    order = np.lexsort((c.founded, c.organ, c.row))
+    grp = c.row[order] * n_org + c.organ[order]
+    first = np.r_[True, grp[1:] != grp[:-1]]
+    rank = np.arange(len(order)) - np.maximum.accumulate(np.where(first, np.arange(len(order)), 0))
+    return np.sort(order[rank < k])
 
 
 def _clock_concat(a: Clock, b: Clock) -> Clock:
