@@ -63,8 +63,6 @@ def test_slowing_and_kills_delay_detection():
 
 
 def test_eradication_is_monotone_in_luck_and_kill():
-    target = np.array([1.0])  # any positive age: detection of a surviving colony
-
     def dies(luck, log_kill):
         kill = lambda k, cells, alive: (np.where(alive & (k == 1), log_kill, 0.0), np.ones(1))  # noqa: E731
         c, _ = _clock([5.0], [1.0, 1.0], kill, luck=luck)
@@ -82,9 +80,8 @@ def _cohort(n=4000):
 
 
 def _assign(cov, **kw):
-    size = cov.diameter_mm
     nodes = (np.random.default_rng(4).random(len(cov)) < 0.3).astype(int) * 2
-    return assign(cov, size, nodes, np.zeros(len(cov), dtype=bool), Treatment(**kw), P)
+    return assign(cov, nodes, np.zeros(len(cov), dtype=bool), Treatment(**kw), P)
 
 
 def test_guideline_gives_each_therapy_only_where_it_can_act():
@@ -111,7 +108,7 @@ def test_era_1990_has_no_anti_her2_nor_bone_agents_and_adjuvant_none_switches_al
 def test_no_adjuvant_therapy_for_metastatic_disease_at_diagnosis():
     cov = _cohort(500)
     m1 = np.ones(len(cov), dtype=bool)
-    plan = assign(cov, cov.diameter_mm, np.zeros(len(cov), dtype=int), m1, Treatment(chemotherapy=True), P)
+    plan = assign(cov, np.zeros(len(cov), dtype=int), m1, Treatment(chemotherapy=True), P)
     assert not (plan.chemotherapy | plan.endocrine | plan.radiotherapy).any() and plan.metastatic.all()
 
 

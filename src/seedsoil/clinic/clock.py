@@ -88,6 +88,27 @@ class Clock:
         self.S = np.concatenate([self.S, speed[:, None]], axis=1)
         self._advance(self.T.shape[1] - 1, kill)
 
+    def take(self, idx: np.ndarray) -> Clock:
+        """The clock of the growths ``idx`` only."""
+        return Clock(_take(self.law, idx), self.T[idx], self.A[idx], self.S[idx], self.founded[idx], self.dead[idx],
+                     self.luck[idx])
+
+    def concat(self, other: Clock) -> Clock:
+        """This clock's growths then ``other``'s (the shorter boundary table padded with inf, speed 1;
+        one scalar capacity)."""
+        k = max(self.T.shape[1], other.T.shape[1])
+
+        def pad(x, fill):
+            return np.concatenate([x, np.full((len(x), k - x.shape[1]), fill)], axis=1)
+
+        def both(name, fill):
+            return np.concatenate([pad(getattr(self, name), fill), pad(getattr(other, name), fill)])
+
+        rate = np.concatenate([np.asarray(self.law.rate), np.asarray(other.law.rate)])
+        return Clock(Gompertz(rate=rate, capacity=self.law.capacity), both("T", np.inf), both("A", 0.0),
+                     both("S", 1.0), np.concatenate([self.founded, other.founded]),
+                     np.concatenate([self.dead, other.dead]), np.concatenate([self.luck, other.luck]))
+
     # -- reading the clock ---------------------------------------------------------------------
     def age_at(self, t: np.ndarray) -> np.ndarray:
         """Age at absolute days ``t`` (shape (n,) or (n, J)); -1 before founding or after death."""
@@ -105,10 +126,10 @@ class Clock:
         age = np.where((tt >= f) & (tt < self.dead[:, None]), age, -1.0)
         return age if two else age[:, 0]
 
-    def cells_at(self, t: np.ndarray, law: Gompertz | None = None) -> np.ndarray:
+    def cells_at(self, t: np.ndarray) -> np.ndarray:
         """Cells at absolute days ``t`` (0 before founding and after eradication)."""
         age = self.age_at(t)
-        law = law or self.law
+        law = self.law
         if age.ndim == 2:
             law = Gompertz(rate=np.asarray(law.rate)[:, None], capacity=np.asarray(law.capacity)[..., None]
                            if np.ndim(law.capacity) else law.capacity, n0=law.n0)
@@ -130,11 +151,7 @@ class Clock:
 
 
 def _take(law: Gompertz, idx: np.ndarray) -> Gompertz:
+    """The laws of the growths ``idx`` of a family."""
     cap = law.capacity
     return Gompertz(rate=np.asarray(law.rate)[idx], capacity=np.asarray(cap)[idx] if np.ndim(cap) else cap,
                     n0=law.n0)
-
-
-def take_law(law: Gompertz, idx: np.ndarray) -> Gompertz:
-    """The laws of the growths ``idx`` of a family."""
-    return _take(law, idx)

@@ -20,7 +20,7 @@ from seedsoil.biology.cascade import DAYS_PER_YEAR
 from seedsoil.biology.growth import Gompertz, cells_to_diameter, diameter_to_cells
 from seedsoil.biology.organs import OrganTable
 from seedsoil.biology.therapy import norton_simon_log_kill
-from seedsoil.clinic.clock import Clock, take_law
+from seedsoil.clinic.clock import Clock
 from seedsoil.clinic.guideline import REGIMENS, TreatmentPlan, assign, line_regimens
 from seedsoil.clinic.records import ClinicalBlock, Labels, LesionRecords, PatientRecords
 from seedsoil.clinic.staging import (M_CATEGORIES, N_CATEGORIES, STAGE_GROUPS, STAGE_TABLE, T_CATEGORIES, n_codes,
@@ -126,7 +126,7 @@ class Clinic:
                        deposit_cells=dep_cells)
 
     def plan(self, h: CohortHistory, st: Staging) -> TreatmentPlan:
-        return assign(h.covariates, h.covariates.diameter_mm, st.positive, st.m1, self.treatment, self.p)
+        return assign(h.covariates, st.positive, st.m1, self.treatment, self.p)
 
     def _timeline(self, h: CohortHistory, plan: TreatmentPlan) -> np.ndarray:
         """Absolute days of each adjuvant event (patients, 8), in the order of the event codes;
@@ -198,28 +198,26 @@ class Clinic:
         rt_kill = {"residual": p["treatment.radiotherapy_log_kill"],
                    "deposit": p["treatment.radiotherapy_axilla_log_kill"]}.get(kind, 0.0)
 
+        growth_kills = {  # event -> (kill ratio, days of the course, share reaching each growth)
+            CHEMO_END: (p["treatment.chemo_kill_ratio"], p["treatment.chemo_days"], chemo_pen),
+            HER2_END: (p["treatment.anti_her2_kill_ratio"], p["treatment.anti_her2_days"], her2_pen),
+            TKI_END: (p["treatment.her2_tki_kill_ratio"], p["treatment.her2_tki_days"], tki_pen),
+            ENDO_START: (p["treatment.endocrine_kill_ratio"], p["treatment.endocrine_response_days"],
+                         er_item.astype(float)),
+        }
+
         def kill(k, cells, alive):
-            e, go = ev[:, k], ok[:, k]
+            e, go = ev[:, k], ok[:, k] & alive
             log_kill = np.zeros(n_items)
             extra = np.ones(n_items)
-            ns = lambda ratio, days: norton_simon_log_kill(law.rate, cells, cap, ratio, days)  # noqa: E731
-            m = go & (e == CHEMO_END)
-            log_kill = np.where(m, ns(p["treatment.chemo_kill_ratio"], p["treatment.chemo_days"]) * chemo_pen,
-                                log_kill)
-            m = go & (e == HER2_END)
-            log_kill = np.where(m, ns(p["treatment.anti_her2_kill_ratio"], p["treatment.anti_her2_days"]) * her2_pen,
-                                log_kill)
-            m = go & (e == TKI_END)
-            log_kill = np.where(m, ns(p["treatment.her2_tki_kill_ratio"], p["treatment.her2_tki_days"]) * tki_pen,
-                                log_kill)
-            m = go & (e == ENDO_START) & er_item
-            log_kill = np.where(m, ns(p["treatment.endocrine_kill_ratio"], p["treatment.endocrine_response_days"]),
-                                log_kill)
-            m = go & (e == RT)
-            log_kill = np.where(m, rt_kill, log_kill)
+            for event, (ratio, days, reach) in growth_kills.items():
+                m = np.flatnonzero(go & (e == event))
+                if m.size:
+                    log_kill[m] = norton_simon_log_kill(np.asarray(law.rate)[m], cells[m], cap, ratio, days) * reach[m]
+            log_kill[go & (e == RT)] = rt_kill
             m = go & (e == BONE_START) & bone & (cells < p["treatment.bone_agent_vulnerable_cells"])
-            extra = np.where(m, bone_fold, extra)
-            return np.where(alive, log_kill, 0.0), extra
+            extra[m] = bone_fold[m]
+            return log_kill, extra
 
         return Clock.build(law, founded, luck, T, S, kill)
 
@@ -299,14 +297,13 @@ class Clinic:
         per_clone = np.stack([table.per_key(c, lambda t: cascade.shedding(t, ref, p).blood.sum())
                               for c in range(len(table.clone_names))], axis=1)  # (keys, clones)
         key = cov.trait_key
-        rate = (per_clone[key] * table.shares[None, :]).sum(axis=1) * cascade.tmem_factor(cov.tmem_score, p) \
-            * h.primary.diagnosis_cells * cov.invasion
+        per_cell = (per_clone[key] * table.shares[None, :]).sum(axis=1)  # units per cell-day, reference TMEM
+        rate = per_cell * cascade.tmem_factor(cov.tmem_score, p) * h.primary.diagnosis_cells * cov.invasion
         d = h.deposits
         if len(d):
             nodal = deposit_cells * per_clone[key[d.row], d.clone] * p["dissemination.nodal_blood_fold"] * cov.invasion[d.row]
             rate = rate + np.bincount(d.row, nodal, len(h))
-        mets = (per_clone[key] * table.shares[None, :]).sum(axis=1) * metastasis_cells \
-            * p["dissemination.metastasis_blood_fold"]
+        mets = per_cell * metastasis_cells * p["dissemination.metastasis_blood_fold"]
         return cascade.circulating_units(rate + mets, p, p["circulation.ctc_sample_ml"])
 
     def _other_death(self, age: np.ndarray, e: np.ndarray) -> np.ndarray:
@@ -331,7 +328,7 @@ class Clinic:
             return nothing
         pts, inv = np.unique(c.row[idx], return_inverse=True)
         times = t_m[pts][:, None] + self.grid[None, :]  # (P, J)
-        sub = _clock_take(clock, idx)
+        sub = clock.take(idx)
         cells = sub.cells_at(times[inv])  # (items, J)
         seg = inv * n_org + c.organ[idx]
         burden = np.zeros((len(pts) * n_org, len(self.grid)))
@@ -420,7 +417,7 @@ class Clinic:
         if not idx.size:
             return fallback
         n_org = len(self.organs.names)
-        cells = _clock_take(clock, idx).cells_at(np.nextafter(death[row[idx]], -np.inf))
+        cells = clock.take(idx).cells_at(np.nextafter(death[row[idx]], -np.inf))
         seg = row[idx] * n_org + organ[idx]
         load = np.bincount(seg, cells, n * n_org).reshape(n, n_org) / self.organs.tolerated_burden_cells[None, :]
         has = np.bincount(seg, minlength=n * n_org).reshape(n, n_org) > 0
@@ -475,7 +472,7 @@ class Clinic:
             c = Colonies.concat([c, new])
             detect = np.concatenate([detect, n_detect])
             at_dx = np.concatenate([at_dx, np.zeros(len(new), dtype=bool)])
-            clock = _clock_concat(clock, n_clock)
+            clock = clock.concat(n_clock)
         seen = detect <= end[c.row]
         first_distant = _segment_min(detect[seen], c.row[seen], n)
         # 3. local and regional disease left after surgery
@@ -490,15 +487,15 @@ class Clinic:
         rr = np.flatnonzero(has_res)
         res_cells = p["local.residual_median_cells"] * 10.0 ** (p["local.residual_log10_sd"] * z_res[rr])
         plaw = Gompertz(rate=h.primary.law.rate[rr], capacity=self.capacity)
-        res_cells = np.minimum(res_cells, 0.5 * float(diameter_to_cells(p["local.detection_mm"], self.per_mm3)))
+        local_cells = float(diameter_to_cells(p["local.detection_mm"], self.per_mm3))
+        res_cells = np.minimum(res_cells, 0.5 * local_cells)
         rclock = self._adjuvant_clock(h, plan, rr, plaw, t_dx[rr] - plaw.time_to(res_cells), luck_res[rr], None,
                                       "residual", t_m)
         local = never.copy()
-        local[rr] = np.maximum(rclock.first_reach(plaw.time_to(diameter_to_cells(p["local.detection_mm"],
-                                                                                   self.per_mm3))), t_dx[rr])
+        local[rr] = np.maximum(rclock.first_reach(plaw.time_to(local_cells)), t_dx[rr])
         dep_cells = st.deposit_cells
         pre = c.founded <= t_dx[c.row]
-        met_cells = np.bincount(c.row[pre], _clock_take(clock, np.flatnonzero(pre)).cells_at(
+        met_cells = np.bincount(c.row[pre], clock.take(np.flatnonzero(pre)).cells_at(
             np.nextafter(t_dx[c.row[pre]], -np.inf)), n) if pre.any() else np.zeros(n)
         ctc = poisson_from_uniform(u_ctc, self._ctc_expected(h, dep_cells, met_cells))
 
@@ -516,7 +513,7 @@ class Clinic:
         idx = idx[np.lexsort((c.organ[idx], detect[idx], c.row[idx]))]
         rows = c.row[idx]
         # the size when reached (a line's kill on that very day comes after it is found)
-        sizes = _clock_take(clock, idx).cells_at(np.nextafter(detect[idx], -np.inf))
+        sizes = clock.take(idx).cells_at(np.nextafter(detect[idx], -np.inf))
         names = self.organs.names
         lesions = LesionRecords(
             patient_id=h.patient_id[rows], organ=Labels(c.organ[idx], names),
@@ -582,22 +579,3 @@ def _oldest(c: Colonies, n_org: int, k: int) -> np.ndarray:
     first = np.r_[True, grp[1:] != grp[:-1]]
     rank = np.arange(len(order)) - np.maximum.accumulate(np.where(first, np.arange(len(order)), 0))
     return np.sort(order[rank < k])
-
-
-def _clock_concat(a: Clock, b: Clock) -> Clock:
-    """Two clocks as one (the shorter boundary table padded with inf, speed 1)."""
-    k = max(a.T.shape[1], b.T.shape[1])
-
-    def pad(x, fill):
-        return np.concatenate([x, np.full((len(x), k - x.shape[1]), fill)], axis=1)
-
-    rate = np.concatenate([np.asarray(a.law.rate), np.asarray(b.law.rate)])
-    return Clock(Gompertz(rate=rate, capacity=a.law.capacity), np.concatenate([pad(a.T, np.inf), pad(b.T, np.inf)]),
-                 np.concatenate([pad(a.A, 0.0), pad(b.A, 0.0)]), np.concatenate([pad(a.S, 1.0), pad(b.S, 1.0)]),
-                 np.concatenate([a.founded, b.founded]), np.concatenate([a.dead, b.dead]),
-                 np.concatenate([a.luck, b.luck]))
-
-
-def _clock_take(clock: Clock, idx: np.ndarray) -> Clock:
-    return Clock(take_law(clock.law, idx), clock.T[idx], clock.A[idx], clock.S[idx], clock.founded[idx],
-                 clock.dead[idx], clock.luck[idx])

@@ -71,10 +71,11 @@ def _override(choice, guideline: np.ndarray, applies: np.ndarray) -> np.ndarray:
     return applies.copy() if choice else np.zeros_like(applies)
 
 
-def assign(cov: Covariates, size_mm: np.ndarray, positive_nodes: np.ndarray, metastatic_at_diagnosis: np.ndarray,
-           treatment: Treatment, p: ParameterSet) -> TreatmentPlan:
+def assign(cov: Covariates, positive_nodes: np.ndarray, metastatic_at_diagnosis: np.ndarray, treatment: Treatment,
+           p: ParameterSet) -> TreatmentPlan:
     """The plan of each patient from who she is and her pathological stage at surgery."""
     era = treatment.era
+    size_mm = cov.diameter_mm
     n = len(cov)
     node_pos = positive_nodes > 0
     hr = cov.er | cov.pr
@@ -98,15 +99,14 @@ def assign(cov: Covariates, size_mm: np.ndarray, positive_nodes: np.ndarray, met
              positive_nodes > p["nodes.pn1a_max_positive"]], default=False)
         anti = her2 & (big | node_pos)
         bone = post & (node_pos | (size_mm > p["guideline.bone_agent_min_mm"]))
-    bcs_max = p[f"guideline.{era}.bcs_max_mm"]
     if treatment.surgery == "guideline":
-        bcs = size_mm <= bcs_max
+        bcs = size_mm <= p[f"guideline.{era}.bcs_max_mm"]
     else:
         bcs = np.full(n, treatment.surgery == "bcs")
     rt = bcs | (positive_nodes >= p["guideline.radiotherapy_mastectomy_min_nodes"]) \
         | (size_mm > p["guideline.radiotherapy_mastectomy_min_mm"])
-    endocrine = _override(treatment.choice("endocrine"), endo, cov.er | cov.pr) & adjuvant
-    plan = TreatmentPlan(
+    endocrine = _override(treatment.choice("endocrine"), endo, hr) & adjuvant
+    return TreatmentPlan(
         era=era, bcs=bcs,
         endocrine=endocrine,
         endocrine_years=np.where(endocrine, treatment.endocrine_years, 0.0),
@@ -117,7 +117,6 @@ def assign(cov: Covariates, size_mm: np.ndarray, positive_nodes: np.ndarray, met
         radiotherapy=_override(treatment.choice("radiotherapy"), rt, everyone) & ~metastatic_at_diagnosis,
         metastatic=np.full(n, treatment.metastatic != "none"),
     )
-    return plan
 
 
 def line_regimens(era: str, hr: np.ndarray, her2: np.ndarray, max_lines: int) -> np.ndarray:

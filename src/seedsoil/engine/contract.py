@@ -69,6 +69,7 @@ class Engine(ABC):
 
     def __init__(self, scenario: Scenario, params: ParameterSet):
         self.scenario, self.p = scenario, params
+        self.organs = OrganTable.from_params(params)
 
     @abstractmethod
     def simulate_block(self, block: int, seed: int) -> CohortHistory:
@@ -85,9 +86,8 @@ class Engine(ABC):
         return with_new_colonies(h, self._awaken(h.dormant, h, exposure, block_rng(seed, block, Phase.ADJUVANT)))
 
     def _awaken(self, pool: DormantPool, h: CohortHistory, exposure: AdjuvantExposure, rng) -> Colonies:
-        organs = OrganTable.from_params(self.p)
-        return awaken_after_surgery(pool, h.primary.diagnosis_day, h.primary.law.rate, organs.growth_fold,
-                                    organs.names.index("bone"), exposure, rng)
+        return awaken_after_surgery(pool, h.primary.diagnosis_day, h.primary.law.rate, self.organs.growth_fold,
+                                    self.organs.names.index("bone"), exposure, rng)
 
 
 def with_new_colonies(h: CohortHistory, new: Colonies) -> CohortHistory:

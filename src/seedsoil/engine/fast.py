@@ -95,7 +95,6 @@ class FastEngine(Engine):
     def __init__(self, scenario: Scenario, params: ParameterSet):
         super().__init__(scenario, params)
         p = params
-        self.organs = OrganTable.from_params(p)
         self.fates = cascade.fate_shares(self.organs)  # (O, 3)
         self.bd = cascade.birth_death_survival(p)
         self.node_probs = node_arrest_probabilities(p)

@@ -47,7 +47,6 @@ from seedsoil.biology import cascade
 from seedsoil.biology.dormancy import AwakeningSchedule
 from seedsoil.biology.growth import Gompertz
 from seedsoil.biology.nodes import deposit_probability, node_arrest_probabilities
-from seedsoil.biology.organs import OrganTable
 from seedsoil.engine.adjuvant import AdjuvantExposure
 from seedsoil.engine.contract import Capabilities, Engine, with_new_colonies
 from seedsoil.engine.covariates import TraitTable
@@ -184,7 +183,6 @@ class ReferenceEngine(Engine):
 
     def __init__(self, scenario: Scenario, params: ParameterSet):
         super().__init__(scenario, params)
-        self.organs = OrganTable.from_params(params)
         self.fates = cascade.fate_shares(self.organs)  # (O, 3): dormant, micrometastasis, death
         self.node_probs = node_arrest_probabilities(params)
         self.deposit = deposit_probability(params)
@@ -223,8 +221,8 @@ class ReferenceEngine(Engine):
         t_dx = float(start.primary.diagnosis_day[i])
         traits = start.traits.traits[int(start.covariates.trait_key[i])]
         shares = start.traits.shares
-        scheds = [AwakeningSchedule([0.0], [cascade.dormancy_rates(tr, p)[0]], cascade.dormancy_rates(tr, p)[1])
-                  for tr in traits]
+        scheds = [AwakeningSchedule([0.0], [wake], death)
+                  for wake, death in (cascade.dormancy_rates(tr, p) for tr in traits)]
         pools: list[DormantPool] = []
         # 1. the primary, first cell to surgery: step counts for every clone, route and class
         edges, mid = shedding_steps(law, 0.0, t_dx)
