@@ -47,7 +47,8 @@ def _synthetic_tables(n: int = SYNTHETIC_PATIENTS, seed: int = SYNTHETIC_SEED) -
                 lesion_rows.append({"patient_id": i, "organ": organ, "detection_day": relapse_day[i] + 30.0 * k,
                                     "size_mm": float(rng.uniform(5, 40)), "clone": "main",
                                     "founded_day": float(-rng.uniform(0, 2000)),
-                                    "origin": "dormant" if rng.random() < 0.4 else "direct"})
+                                    "origin": "dormant" if rng.random() < 0.4 else "direct",
+                                    "symptoms": "bone pain" if organ == "bone" else ""})
         else:
             sites.append("")
             first_sites.append("")
@@ -99,9 +100,13 @@ def _synthetic_tables(n: int = SYNTHETIC_PATIENTS, seed: int = SYNTHETIC_SEED) -
         "n_colonies": rng.poisson(1.0, n).astype(np.int64) + relapsed.astype(np.int64),
         "n_secondary_colonies": np.zeros(n, dtype=np.int64),
         "ctc_7_5ml": rng.poisson(0.5, n).astype(np.int64),
+        "metastatic_bone_agent": np.full(n, "none", dtype=object),
+        "skeletal_event_day": np.full(n, np.nan),
+        "skeletal_event": np.full(n, "", dtype=object),
+        "symptoms": np.array(["bone pain" if "bone" in s else "" for s in sites], dtype=object),
     })
     lesions = pd.DataFrame(lesion_rows, columns=["patient_id", "organ", "detection_day", "size_mm", "clone",
-                                                 "founded_day", "origin"]).astype({"patient_id": "int64"})
+                                                 "founded_day", "origin", "symptoms"]).astype({"patient_id": "int64"})
 
     funnel_rows = [("shed", "all", 10**9), ("entered_lymph", "axillary_nodes", 10**6),
                    ("entered_blood", "all", 10**8), ("survived_circulation", "all", 10**6)]

@@ -74,9 +74,9 @@ STAGES = _doc_stages()
 
 
 def test_doc_parsing_found_every_table():
-    assert len(DOC["patients"]) == 41
+    assert len(DOC["patients"]) == 45
     assert [c for c, _ in DOC["lesions"]] == ["patient_id", "organ", "detection_day", "size_mm", "clone",
-                                               "founded_day", "origin"]
+                                               "founded_day", "origin", "symptoms"]
     assert [c for c, _ in DOC["funnel"]] == ["stage", "organ", "count"]
     assert STAGES[0] == "shed" and STAGES[-1] == "detected" and len(STAGES) == 10
 
@@ -119,7 +119,8 @@ def test_no_missing_values_outside_float_columns(tables, name):
 def test_only_event_days_may_be_missing(tables):
     p = tables["patients"]
     missing = [c for c in p.columns if p[c].isna().any()]
-    assert set(missing) <= {"local_recurrence_day", "regional_recurrence_day", "distant_metastasis_day"}, missing
+    assert set(missing) <= {"local_recurrence_day", "regional_recurrence_day", "distant_metastasis_day",
+                            "skeletal_event_day"}, missing
 
 
 def test_in_memory_tables_follow_the_doc_column_order(run_dir):

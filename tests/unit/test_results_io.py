@@ -44,9 +44,11 @@ SCHEMA_MD = {
         "death_cause": "string", "first_metastasis_sites": "string", "metastasis_sites": "string",
         "local_recurrence_day": "double", "regional_recurrence_day": "double", "distant_metastasis_day": "double",
         "metastatic_lines": "int64", "n_colonies": "int64", "n_secondary_colonies": "int64", "ctc_7_5ml": "int64",
+        "metastatic_bone_agent": "string", "skeletal_event_day": "double", "skeletal_event": "string",
+        "symptoms": "string",
     },
     "lesions": {"patient_id": "int64", "organ": "string", "detection_day": "double", "size_mm": "double",
-                "clone": "string", "founded_day": "double", "origin": "string"},
+                "clone": "string", "founded_day": "double", "origin": "string", "symptoms": "string"},
     "funnel": {"stage": "string", "organ": "string", "count": "int64"},
 }
 

@@ -25,10 +25,11 @@ Monte-Carlo interval beside it says how much of a miss or a pass could be chance
 Wilson for shares of independent patients (or injected cells), bootstrap (resampling patients)
 for medians, Kaplan-Meier risks and the lesion-level ER+ share, the paired bootstrap (the same
 patients drawn in both arms) for rate ratios and risk differences between treatment arms, the
-Wald interval of the logistic fit for the TMEM odds ratio and of the Cox fit for nodal hazard
-ratios, and replicate seeds for the cluster potential. The cohort computations are those of the
-README calibration table, built on the helpers of :mod:`seedsoil.analysis` (therapy effects:
-:mod:`seedsoil.analysis.therapy_effects`).
+Wald interval of the logistic fit for the TMEM odds ratio and of the Cox fit for nodal and
+first-relapse organ hazard ratios, and replicate seeds for the cluster potential. The cohort
+computations are those of the README calibration table, built on the helpers of
+:mod:`seedsoil.analysis` (therapy effects: :mod:`seedsoil.analysis.therapy_effects`; organ
+outcomes: :mod:`seedsoil.analysis.organ_outcomes`).
 
 >>> t = {x.target_id: x for x in load_targets()}["sites.her2.brain"]
 >>> (t.published, t.acceptance, t.passes(30.0), t.passes(33.0))
@@ -57,6 +58,7 @@ from scipy.stats import norm
 
 from seedsoil.analysis import therapy_effects as TE
 from seedsoil.analysis.case_control import marker_odds_ratio
+from seedsoil.analysis.organ_outcomes import cox_table, first_relapse_cox, her2_brain_counts, skeletal_event_design
 from seedsoil.analysis.sites import site_shares_by_subtype
 from seedsoil.analysis.survival import (
     DAYS_PER_YEAR, distant_relapse_mask, median_by_group, median_os_after_distant_relapse,
@@ -67,12 +69,13 @@ COLUMNS = ("target_id", "theme", "family", "label", "quantity", "unit", "publish
            "lower", "upper", "tolerance_basis", "population", "source", "short_source", "runs")
 TOLERANCE_KINDS = ("absolute", "relative", "range", "minimum", "maximum")
 FAMILIES = ("cohort", "assay")
-THEMES = ("clinical", "dissemination", "sites", "lobular", "survival", "therapy", "mouse")
+THEMES = ("clinical", "dissemination", "sites", "lobular", "survival", "organs", "therapy", "mouse")
 """Themes in display order (one figure each)."""
 THEME_TITLES = {
     "clinical": "relapse, staging and late recurrence", "dissemination": "dissemination: CTCs and TMEM",
     "sites": "metastatic sites by subtype", "lobular": "lobular (ILC) vs ductal (IDC) sites",
-    "survival": "survival after distant metastasis", "therapy": "adjuvant therapy effects (paired arms)",
+    "survival": "survival after distant metastasis", "organs": "organ involvement and outcome",
+    "therapy": "adjuvant therapy effects (paired arms)",
     "mouse": "mouse metastasis assays",
 }
 UNIT_FORMATS: dict[str, tuple[str, str]] = {
@@ -94,6 +97,7 @@ RUNS: dict[str, dict[str, object]] = {
     "modern_chemotherapy_no_anti_her2": {"chemotherapy": True, "anti_her2": False, "her2_tki": False},
     "modern_bone_agent": {"bone_agent": True},
     "modern_no_bone_agent": {"bone_agent": False},
+    "modern_denosumab": {"metastatic_bone_agent": "denosumab"},
     "1990_bcs_radiotherapy": {"era": "1990", "surgery": "bcs", "radiotherapy": True},
     "1990_bcs_no_radiotherapy": {"era": "1990", "surgery": "bcs", "radiotherapy": False},
 }
@@ -131,6 +135,8 @@ Z = float(norm.ppf(0.975))
 DEFAULT_SEED = 20261121
 SUBTYPES = ("luminal_a", "luminal_b", "her2", "triple_negative")
 ORGANS4 = ("bone", "liver", "lung", "brain")
+DEATH_HR_ORGANS = ("liver", "lung", "brain")
+"""Organs at first relapse whose hazard ratio of death is a target (:mod:`seedsoil.analysis.organ_outcomes`)."""
 BORST_ORGANS = {"gastrointestinal": "gi_tract", "peritoneum": "peritoneum", "lung_pleura": "lung"}
 """Borst & Ingold 1993 site -> the model's organ (as the README calibration table compares them)."""
 LATE_YEARS = 5.0
@@ -424,6 +430,12 @@ class Cohort:
         return TE.nodal_cox(self.patients)
 
     @cached_property
+    def first_relapse_cox(self) -> pd.DataFrame:
+        """Hazard ratios of death after the first distant relapse by organ among the first sites
+        (:func:`seedsoil.analysis.organ_outcomes.first_relapse_cox`)."""
+        return first_relapse_cox(self.patients)
+
+    @cached_property
     def relapsed_table(self) -> pd.DataFrame:
         return self.patients[self.relapsed].reset_index(drop=True)
 
@@ -649,6 +661,45 @@ def _nodal_hr(term: str) -> Callable[[Cohort], Estimate]:
     return compute
 
 
+def _death_hr(organ: str) -> Callable[[Cohort], Estimate]:
+    """Hazard ratio of death after the first distant relapse, ``organ`` among the first sites vs not."""
+    def compute(c: Cohort) -> Estimate:
+        row = c.first_relapse_cox.loc[organ]
+        return Estimate(float(row["hazard_ratio"]), float(row["ci_low"]), float(row["ci_high"]), int(row["n"]),
+                        "Wald (Cox fit)")
+    return compute
+
+
+def _sre_median(c: Cohort) -> Estimate:
+    """Median months from a first distant relapse involving bone to the first skeletal-related event."""
+    d = skeletal_event_design(c.patients).assign(g="all")
+    if not len(d):
+        return Estimate(math.nan, math.nan, math.nan, 0, f"bootstrap ({c.boot})")
+
+    def median(idx=None) -> float:
+        x = d if idx is None else d.iloc[idx]
+        return float(median_by_group(x, "days", "event", "g", time_scale=DAYS_PER_YEAR / 12)["median"].iloc[0])
+
+    lo, hi = bootstrap(median, len(d), c.rng("sre_median"), c.boot)
+    return Estimate(median(), lo, hi, len(d), f"bootstrap ({c.boot})")
+
+
+def _sre_hr(treated: Cohort, control: Cohort) -> Estimate:
+    """Cox hazard ratio of the first skeletal-related event, treated arm vs control, among patients
+    whose first relapse involves bone (time from that relapse)."""
+    a, b = skeletal_event_design(treated.patients), skeletal_event_design(control.patients)
+    design = pd.concat([a.assign(arm=1.0), b.assign(arm=0.0)], ignore_index=True)
+    row = cox_table(design).loc["arm"]
+    return Estimate(float(row["hazard_ratio"]), float(row["ci_low"]), float(row["ci_high"]), int(row["n"]),
+                    "Wald (Cox fit)")
+
+
+def _her2_brain(later_only: bool) -> Callable[[Cohort], Estimate]:
+    """Share (%) of HER2+ patients with a distant metastasis who have brain metastases (ever, or
+    only those appearing after the first metastasis)."""
+    return lambda c: wilson(*her2_brain_counts(c.patients, later_only=later_only))
+
+
 def _pn_ratio(category: str, reference: str = "pN1a") -> Callable[[Cohort], Estimate]:
     """Patients in ``category`` per patient in ``reference``; the interval is the Wilson interval
     of the share k / (k + r) mapped to k / r."""
@@ -701,6 +752,12 @@ COHORT_FUNCTIONS: dict[str, Callable[..., Estimate]] = {
     "clinical.pn1mi_per_pn1a": _pn_ratio("pN1mi"),
     "survival.kennecke.luminal_a_over_b": _luminal_ratio,
     **{f"survival.esme.{g}": _esme(g) for g in TE.RECEPTOR_GROUPS},
+    **{f"organs.death_hr.{o}": _death_hr(o) for o in DEATH_HR_ORGANS},
+    "organs.sre_median_no_agent": _sre_median,
+    "organs.sre_median_zoledronic_acid": _sre_median,
+    "organs.sre_hr_denosumab_vs_zoledronic_acid": _sre_hr,
+    "organs.her2.brain_ever": _her2_brain(later_only=False),
+    "organs.her2.brain_after_first": _her2_brain(later_only=True),
     **{f"therapy.endocrine.rr_{k}": _rate_ratio("recurrence", "er_positive", *years)
        for k, years in ENDOCRINE_INTERVALS.items()},
     "therapy.chemotherapy.rr": _rate_ratio("recurrence", "m0"),

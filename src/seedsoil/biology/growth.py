@@ -76,6 +76,26 @@ class Gompertz:
         """Instantaneous volume doubling time (days) at size ``n``."""
         return LN2 / (self.rate * np.log(np.asarray(self.capacity, dtype=float) / n))
 
+    # -- families of laws (one per growth) ----------------------------------------------------
+    def take(self, idx) -> Gompertz:
+        """The laws of the growths ``idx`` of a family."""
+        cap = self.capacity
+        return Gompertz(rate=np.asarray(self.rate)[idx], capacity=np.asarray(cap)[idx] if np.ndim(cap) else cap,
+                        n0=self.n0)
+
+    def concat(self, other: Gompertz) -> Gompertz:
+        """This family's laws then ``other``'s (one scalar capacity and start size)."""
+        if isinstance(other, WarpedGompertz) and not isinstance(self, WarpedGompertz):
+            return WarpedGompertz.identity(self).concat(other)
+        return Gompertz(rate=np.concatenate([np.atleast_1d(self.rate), np.atleast_1d(other.rate)]),
+                        capacity=self.capacity, n0=self.n0)
+
+    def column(self) -> Gompertz:
+        """The family as a column, to broadcast against ages of shape (growths, times)."""
+        cap = self.capacity
+        return Gompertz(rate=np.asarray(self.rate)[:, None], capacity=np.asarray(cap)[..., None] if np.ndim(cap)
+                        else cap, n0=self.n0)
+
     def integral(self, t0, t1):
         """Cell-days ``∫ N dt`` between ``t0`` and ``t1`` (E1 closed form)."""
         c, b = self._c, self.rate
@@ -94,3 +114,84 @@ def cells_to_diameter(cells, cells_per_mm3: float):
     """Diameter (mm) of a sphere holding this many cells."""
     n = np.asarray(cells, dtype=float)
     return np.cbrt(6.0 * n / (math.pi * cells_per_mm3))
+
+
+@dataclass(frozen=True)
+class WarpedGompertz(Gompertz):
+    """A Gompertz family some of whose growths run on a soil's clock: growth ``i`` with table
+    ``warp[i] >= 0`` has, at ``age`` days of untreated growth, the size plain Gompertz reaches
+    at ``W(age x s) / s`` days, with ``s = rate / reference_rate`` and ``W`` the table's
+    (reference days -> Gompertz days) map, increasing with slope >= 1 where the soil speeds
+    growth (the bone vicious cycle, :mod:`seedsoil.biology.bone`). ``warp[i] = -1``: plain.
+
+    >>> plain = Gompertz(rate=np.array([0.001, 0.001]), capacity=1e12)
+    >>> w = WarpedGompertz(rate=plain.rate, capacity=1e12, warp=np.array([-1, 0]),
+    ...                    tables=((np.array([0.0, 1e4]), np.array([0.0, 2e4])),), reference_rate=0.001)
+    >>> bool(np.isclose(w.size(np.array([500.0, 500.0]))[1], plain.size(1000.0)[0]))
+    True
+    >>> [round(float(x), 6) for x in w.time_to(w.size(np.array([700.0, 700.0])))]
+    [700.0, 700.0]
+    """
+
+    warp: np.ndarray = None  # type: ignore[assignment]
+    tables: tuple = ()
+    reference_rate: float = 1.0
+
+    @classmethod
+    def identity(cls, law: Gompertz) -> WarpedGompertz:
+        rate = np.atleast_1d(np.asarray(law.rate, dtype=float))
+        return cls(rate=rate, capacity=law.capacity, n0=law.n0, warp=np.full(rate.shape, -1), tables=(),
+                   reference_rate=1.0)
+
+    def _map(self, t, forward: bool):
+        """Plain Gompertz days for warped ages (``forward``) or back; ``t``'s first axis is the growths."""
+        t = np.asarray(t, dtype=float)
+        w = np.asarray(self.warp).reshape(-1)
+        if not self.tables or not (w >= 0).any():
+            return t
+        if t.ndim == 0 or t.shape[0] != w.size:
+            t = np.broadcast_to(t, (w.size,) + t.shape[1:] if t.ndim else (w.size,))
+        out = np.array(t, dtype=float, copy=True)
+        rate = np.broadcast_to(np.asarray(self.rate, dtype=float).reshape(-1), w.shape)
+        for k, (theta, age) in enumerate(self.tables):
+            rows = np.flatnonzero(w == k)
+            if not rows.size:
+                continue
+            scale = (rate[rows] / self.reference_rate).reshape((-1,) + (1,) * (t.ndim - 1))
+            x, y = (theta, age) if forward else (age, theta)
+            v = t[rows] * scale
+            slope = (y[-1] - y[-2]) / (x[-1] - x[-2])  # beyond the table: its last slope
+            with np.errstate(invalid="ignore"):
+                mapped = np.where(v <= x[-1], np.interp(v, x, y), y[-1] + (v - x[-1]) * slope)
+            out[rows] = np.where(np.isfinite(v), mapped, v) / scale
+        return out
+
+    def size(self, t):
+        return super().size(self._map(np.maximum(np.asarray(t, dtype=float), 0.0), True))
+
+    def log_distance(self, t):
+        return super().log_distance(self._map(np.maximum(np.asarray(t, dtype=float), 0.0), True))
+
+    def time_to(self, n):
+        return self._map(super().time_to(n), False)
+
+    def take(self, idx) -> WarpedGompertz:
+        base = Gompertz.take(self, idx)
+        return WarpedGompertz(rate=base.rate, capacity=base.capacity, n0=self.n0, warp=np.asarray(self.warp)[idx],
+                              tables=self.tables, reference_rate=self.reference_rate)
+
+    def concat(self, other: Gompertz) -> WarpedGompertz:
+        o = other if isinstance(other, WarpedGompertz) else WarpedGompertz.identity(other)
+        short, long_ = sorted((self.tables, o.tables), key=len)
+        if short and (any(x is not y for x, y in zip(short, long_)) or o.reference_rate != self.reference_rate):
+            raise ValueError("cannot join growth families warped by different tables")
+        tables = long_  # one family's tables extend the other's (tables are only ever appended)
+        ref = self.reference_rate if self.tables else o.reference_rate
+        return WarpedGompertz(rate=np.concatenate([np.atleast_1d(self.rate), np.atleast_1d(o.rate)]),
+                              capacity=self.capacity, n0=self.n0, warp=np.concatenate([self.warp, o.warp]),
+                              tables=tables, reference_rate=ref)
+
+    def column(self) -> WarpedGompertz:
+        base = Gompertz.column(self)
+        return WarpedGompertz(rate=base.rate, capacity=base.capacity, n0=self.n0, warp=np.asarray(self.warp)[:, None],
+                              tables=self.tables, reference_rate=self.reference_rate)

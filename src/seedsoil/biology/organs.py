@@ -18,18 +18,19 @@ FIELDS = (
     "tolerated_burden_cells", "integrin_target",
 )
 SYMPTOMS = {
-    "lung": "cough, breathlessness",
-    "liver": "jaundice, abdominal pain, fatigue",
-    "bone": "bone pain, fracture, hypercalcaemia",
-    "brain": "headache, seizure, neurological deficit",
-    "distant_nodes": "enlarged lymph nodes",
-    "pleura": "pleural effusion, breathlessness",
-    "peritoneum": "ascites, abdominal swelling",
-    "gi_tract": "bowel obstruction, bleeding",
-    "ovary": "pelvic mass, pain",
-    "adrenal": "usually silent",
-    "skin_soft_tissue": "skin nodules",
-    "other": "site-specific",
+    # what a metastasis there causes (the patient-guide seed document; DESIGN.md section 3)
+    "lung": ("cough", "breathlessness"),
+    "liver": ("jaundice", "abdominal swelling", "fatigue"),
+    "bone": ("bone pain",),
+    "brain": ("headache", "seizures", "focal neurological deficit"),
+    "distant_nodes": ("enlarged lymph nodes",),
+    "pleura": ("pleural effusion", "breathlessness"),
+    "peritoneum": ("ascites", "abdominal swelling"),
+    "gi_tract": ("bowel obstruction", "abdominal pain"),
+    "ovary": ("pelvic mass", "abdominal pain"),
+    "adrenal": (),
+    "skin_soft_tissue": ("skin nodules",),
+    "other": (),
 }
 
 

@@ -76,7 +76,7 @@ class Clock:
                 self.dead[idx[~survive]] = t[idx[~survive]]
                 keep = idx[survive]
                 self.luck[keep] = self.luck[keep] / chance[survive]
-                law = _take(self.law, keep)
+                law = self.law.take(keep)
                 age[keep] = law.time_to(left[survive])
         A[:, k] = np.where(ok, age, 0.0)
 
@@ -90,7 +90,7 @@ class Clock:
 
     def take(self, idx: np.ndarray) -> Clock:
         """The clock of the growths ``idx`` only."""
-        return Clock(_take(self.law, idx), self.T[idx], self.A[idx], self.S[idx], self.founded[idx], self.dead[idx],
+        return Clock(self.law.take(idx), self.T[idx], self.A[idx], self.S[idx], self.founded[idx], self.dead[idx],
                      self.luck[idx])
 
     def concat(self, other: Clock) -> Clock:
@@ -104,8 +104,7 @@ class Clock:
         def both(name, fill):
             return np.concatenate([pad(getattr(self, name), fill), pad(getattr(other, name), fill)])
 
-        rate = np.concatenate([np.asarray(self.law.rate), np.asarray(other.law.rate)])
-        return Clock(Gompertz(rate=rate, capacity=self.law.capacity), both("T", np.inf), both("A", 0.0),
+        return Clock(self.law.concat(other.law), both("T", np.inf), both("A", 0.0),
                      both("S", 1.0), np.concatenate([self.founded, other.founded]),
                      np.concatenate([self.dead, other.dead]), np.concatenate([self.luck, other.luck]))
 
@@ -129,10 +128,7 @@ class Clock:
     def cells_at(self, t: np.ndarray) -> np.ndarray:
         """Cells at absolute days ``t`` (0 before founding and after eradication)."""
         age = self.age_at(t)
-        law = self.law
-        if age.ndim == 2:
-            law = Gompertz(rate=np.asarray(law.rate)[:, None], capacity=np.asarray(law.capacity)[..., None]
-                           if np.ndim(law.capacity) else law.capacity, n0=law.n0)
+        law = self.law.column() if age.ndim == 2 else self.law
         return np.where(age >= 0, law.size(np.maximum(age, 0.0)), 0.0)
 
     def first_reach(self, target_age: np.ndarray) -> np.ndarray:
@@ -149,9 +145,3 @@ class Clock:
             & (cross < self.dead[:, None])
         return np.where(valid, np.minimum(cross, ends), np.inf).min(axis=1)
 
-
-def _take(law: Gompertz, idx: np.ndarray) -> Gompertz:
-    """The laws of the growths ``idx`` of a family."""
-    cap = law.capacity
-    return Gompertz(rate=np.asarray(law.rate)[idx], capacity=np.asarray(cap)[idx] if np.ndim(cap) else cap,
-                    n0=law.n0)

@@ -17,8 +17,9 @@ from scipy.special import ndtri
 
 from seedsoil.biology import cascade
 from seedsoil.biology.cascade import DAYS_PER_YEAR
-from seedsoil.biology.growth import Gompertz, cells_to_diameter, diameter_to_cells
-from seedsoil.biology.organs import OrganTable
+from seedsoil.biology import bone as bone_model
+from seedsoil.biology.growth import Gompertz, WarpedGompertz, cells_to_diameter, diameter_to_cells
+from seedsoil.biology.organs import SYMPTOMS, OrganTable
 from seedsoil.biology.therapy import norton_simon_log_kill
 from seedsoil.clinic.clock import Clock
 from seedsoil.clinic.guideline import REGIMENS, TreatmentPlan, assign, line_regimens
@@ -57,6 +58,22 @@ def _site_strings(rows: np.ndarray, organs: np.ndarray, n: int, names: tuple[str
     return Labels(inv.astype(np.int64), tuple(";".join(names[i] for i in order if m & bit[i]) for m in uniq))
 
 
+def _symptom_strings(rows: np.ndarray, organs: np.ndarray, sre_kind: np.ndarray, n: int,
+                     names: tuple[str, ...]) -> Labels:
+    """Per patient, the '; '-joined alphabetical symptoms of her detected metastases' organs
+    (:data:`seedsoil.biology.organs.SYMPTOMS`) and of her first skeletal-related event ('' if none)."""
+    sre_symptoms = tuple(e.replace("_", " ") for e in SKELETAL_EVENTS)
+    vocab = sorted({s for o in names for s in SYMPTOMS[o]} | set(sre_symptoms))
+    bit = {s: 1 << i for i, s in enumerate(vocab)}
+    organ_mask = np.array([sum(bit[s] for s in set(SYMPTOMS[o])) for o in names], dtype=np.int64)
+    mask = np.zeros(n, dtype=np.int64)
+    np.bitwise_or.at(mask, rows, organ_mask[organs])
+    sre_bits = np.array([bit[s] for s in sre_symptoms] + [0], dtype=np.int64)
+    mask |= sre_bits[np.where(sre_kind >= 0, sre_kind, len(sre_symptoms))]
+    uniq, inv = np.unique(mask, return_inverse=True)
+    return Labels(inv.astype(np.int64), tuple("; ".join(s for s in vocab if m & bit[s]) for m in uniq))
+
+
 MAX_LINE_DRAWS = 12
 """Normal draws per patient for the resistant shares of her metastatic lines (the most lines any
 era allows): a fixed number per block row, so a patient's draws do not depend on the others."""
@@ -76,6 +93,10 @@ which are the largest (a patient's colonies in one organ grow by one law) and so
 and the bulk of the burden. A patient with more (widespread disease: 85% of the default cohort's
 colonies belong to such patients) has at most this many lesions per organ in lesions.parquet,
 as a radiologist stops counting; ``n_colonies`` still counts them all."""
+
+SRE_THRESHOLDS = ("radiotherapy", "fracture", "cord_compression")
+"""Skeletal-related events in order of their bone-mass thresholds (``bone.sre.<kind>_mass``)."""
+SKELETAL_EVENTS = ("radiotherapy_to_bone", "pathological_fracture", "spinal_cord_compression")
 
 # adjuvant events on a patient's timeline (boundaries of the therapy clock)
 SURGERY, CHEMO_END, HER2_END, TKI_END, ENDO_START, ENDO_END, BONE_START, RT = range(8)
@@ -111,13 +132,47 @@ class Clinic:
         g = np.geomspace(BURDEN_GRID_FIRST_DAY, FAILURE_SEARCH_YEARS * DAYS_PER_YEAR, BURDEN_GRID - 1)
         self.grid = np.r_[0.0, g]
         self._rates: np.ndarray | None = None
+        self._bone: dict[tuple[float, str], bone_model.LesionTable] = {}
+        self._warp_tables: list[float] = []  # PTHrP level of each untreated table, in warp order
+        self._warp_cache: tuple = ()
+
+    # -- growth laws -----------------------------------------------------------------------------
+    def bone_table(self, pthrp: float, drug: str = "none") -> bone_model.LesionTable:
+        """The tabulated course of a bone lesion of this PTHrP level (solved once per run)."""
+        key = (round(float(pthrp), 9), drug)
+        if key not in self._bone:
+            self._bone[key] = bone_model.lesion_table(self.p, key[0], drug)
+        return self._bone[key]
+
+    def _pthrp(self, h: CohortHistory, row: np.ndarray, clone: np.ndarray) -> np.ndarray:
+        table = h.traits
+        per = np.stack([table.per_key(k, lambda t: t.pthrp) for k in range(len(table.clone_names))], axis=1)
+        return per[h.covariates.trait_key[row], clone]
+
+    def colony_law(self, h: CohortHistory, c: Colonies) -> WarpedGompertz:
+        """Colonies' untreated laws: Gompertz at their rate, bone colonies on their PTHrP level's
+        vicious-cycle clock (:func:`seedsoil.biology.bone.lesion_table`)."""
+        warp = np.full(len(c), -1, dtype=np.int64)
+        bone = np.flatnonzero(c.organ == self.bone)
+        if bone.size:
+            levels = self._pthrp(h, c.row[bone], c.clone[bone])
+            for lv in np.unique(np.round(levels, 9)):
+                if lv not in self._warp_tables:
+                    self.bone_table(lv)
+                    self._warp_tables.append(float(lv))
+                warp[bone[np.round(levels, 9) == lv]] = self._warp_tables.index(float(lv))
+        if len(self._warp_cache) != len(self._warp_tables):
+            self._warp_cache = tuple(self.bone_table(lv).warp() for lv in self._warp_tables)
+        tables = self._warp_cache
+        return WarpedGompertz(rate=np.asarray(c.rate, dtype=float), capacity=self.capacity, warp=warp,
+                              tables=tables, reference_rate=self.p["bone.reference_growth_rate_per_day"])
 
     # -- at surgery ------------------------------------------------------------------------------
     def stage(self, h: CohortHistory) -> Staging:
         """Pathological stage at surgery and metastases detectable then (before any therapy)."""
         p, c, n = self.p, h.colonies, len(h)
         t_dx = h.primary.diagnosis_day
-        untreated = c.founded + Gompertz(rate=c.rate, capacity=self.capacity).time_to(self.workup_cells[c.organ])
+        untreated = c.founded + self.colony_law(h, c).time_to(self.workup_cells[c.organ])
         m1 = _segment_min(untreated, c.row, n) <= t_dx
         dep_cells = self._deposit_cells(h, t_dx)
         pn, positive, examined, left = self._nodes(h, dep_cells)
@@ -222,9 +277,10 @@ class Clinic:
         return Clock.build(law, founded, luck, T, S, kill)
 
     def _lines(self, h: CohortHistory, plan: TreatmentPlan, clock: Clock, rows: np.ndarray, organ: np.ndarray,
-               t_m: np.ndarray, z: np.ndarray) -> np.ndarray:
+               t_m: np.ndarray, z: np.ndarray, speed: np.ndarray | None = None) -> np.ndarray:
         """Metastatic lines from ``t_m``: each kills the sensitive cells of every colony it reaches
-        (a resistant share survives) and lasts until the largest reachable colony has regrown to
+        (a resistant share survives), brain metastases found by its start are also treated locally
+        (``metastatic.brain_local_log_kill.<era>``), and it lasts until the largest reachable colony has regrown to
         its size at the line's start, or at least until the first assessment. Returns each
         patient's line start days (patients, max lines; inf where none)."""
         p, n = self.p, len(h)
@@ -241,6 +297,7 @@ class Clinic:
         pen[REGIMENS.index("chemo")] = np.where(brain, p["treatment.chemo_brain_penetration"], 1.0)
         pen[REGIMENS.index("anti_her2")] = np.where(brain, p["metastatic.anti_her2_brain_penetration"], 1.0)
         end = t_m + FAILURE_SEARCH_YEARS * DAYS_PER_YEAR
+        local_kill = p[f"metastatic.brain_local_log_kill.{era}"]
         for k in range(max_lines):
             reg = regimens[:, k]
             active = (reg >= 0) & (t < end)
@@ -253,7 +310,11 @@ class Clinic:
             item_pen = pen[np.maximum(reg, 0)[rows], np.arange(len(rows))]
             log_kill = -np.log(phi)[rows] * item_pen
             before = clock.age_at(t[rows])
-            clock.extend(t[rows], np.ones(len(rows)), lambda _k, cells, alive: (np.where(alive, log_kill, 0.0),
+            # brain metastases found by then also get local treatment (surgery, radiosurgery, WBRT)
+            found = brain & (before >= 0) & (clock.law.size(np.maximum(before, 0.0)) >= self.detect_cells[organ])
+            log_kill = log_kill + np.where(found, local_kill, 0.0)
+            step = np.ones(len(rows)) if speed is None else speed
+            clock.extend(t[rows], step, lambda _k, cells, alive: (np.where(alive, log_kill, 0.0),
                                                                                   np.ones(len(rows))))
             after = np.where(clock.dead <= t[rows], 0.0, clock.A[:, -1])
             reach = (item_pen > 0) & (before >= 0)
@@ -262,6 +323,76 @@ class Clinic:
             drop = np.where((idx >= 0) & reach[j], before[j] - after[j], 0.0)
             t = t + np.maximum(p["metastatic.evaluation_days"], drop)
         return starts
+
+    # -- bone: the metastatic bone agent and skeletal-related events ------------------------------
+    def _metastatic_bone_agent(self, h: CohortHistory, plan: TreatmentPlan, clock: Clock, c: Colonies,
+                               t_m: np.ndarray, detect: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Who receives the era's bone agent for bone metastases (a bone lesion found at the first
+        relapse, with metastatic therapy), and each colony's growth speed from then on (bone colonies grow
+        slower as the agent cuts the TGF-beta they draw from resorption; others 1)."""
+        n, speed = len(h), np.ones(len(c))
+        treated = np.zeros(n, dtype=bool)
+        if plan.bone_drug == "none" or not len(c):
+            return treated, speed
+        bone = c.organ == self.bone
+        first = bone & np.isfinite(t_m[c.row]) & (detect <= t_m[c.row])  # found at the first relapse's work-up
+        treated[c.row[first]] = True
+        treated &= plan.metastatic
+        items = np.flatnonzero(bone & treated[c.row])
+        if items.size:
+            size = clock.take(items).cells_at(t_m[c.row[items]])
+            level = np.round(self._pthrp(h, c.row[items], c.clone[items]), 9)
+            for lv in np.unique(level):
+                m = level == lv
+                speed[items[m]] = (self.bone_table(lv, plan.bone_drug).speed(size[m])
+                                   / self.bone_table(lv).speed(size[m]))
+        return treated, speed
+
+    def _skeletal_events(self, h: CohortHistory, clock: Clock, c: Colonies, t_m: np.ndarray, treated: np.ndarray,
+                         drug: str, detect: np.ndarray, end: np.ndarray, u_vertebral: np.ndarray):
+        """First skeletal-related event per patient (absolute day or inf, kind index or -1): a bone
+        lesion's local bone mass (its tabulated course, :mod:`seedsoil.biology.bone`) falls below
+        the radiotherapy, fracture or (in a vertebra) cord-compression threshold. Under the bone
+        agent the bone left at its start is lost at the treated course's pace. An event before
+        the lesion is found presents with it (on its detection day)."""
+        p, n = self.p, len(h)
+        day, kind = np.full(n, np.inf), np.full(n, -1)
+        items = np.flatnonzero(c.organ == self.bone)
+        if not items.size:
+            return day, kind
+        rows = c.row[items]
+        order = np.lexsort((items, rows))
+        first = np.r_[True, rows[order][1:] != rows[order][:-1]]
+        rank = np.empty(len(items), dtype=np.int64)
+        rank[order] = np.arange(len(items)) - np.maximum.accumulate(np.where(first, np.arange(len(items)), 0))
+        vertebral = u_vertebral[rows, np.minimum(rank, u_vertebral.shape[1] - 1)] < p["bone.sre.vertebral_share"]
+        thr = np.array([p[f"bone.sre.{k}_mass"] for k in SRE_THRESHOLDS])
+        sub = clock.take(items)
+        size0 = sub.cells_at(t_m[rows])
+        level = np.round(self._pthrp(h, rows, c.clone[items]), 9)
+        on = treated[rows]
+        need = np.empty((len(items), len(thr)))
+        for lv in np.unique(level):
+            m = level == lv
+            untreated = self.bone_table(lv)
+            need[m] = untreated.cells_at_mass(thr)[None, :]
+            mm = m & on
+            if drug != "none" and mm.any():
+                agent = self.bone_table(lv, drug)
+                z_u, z_a = untreated.mass_at(size0[mm])[:, None], agent.mass_at(size0[mm])[:, None]
+                later = agent.cells_at_mass(z_a - (z_u - thr[None, :]))
+                need[mm] = np.where(z_u > thr[None, :], np.maximum(later, size0[mm][:, None]), need[mm])
+        need[:, SRE_THRESHOLDS.index("cord_compression")] = np.where(
+            vertebral, need[:, SRE_THRESHOLDS.index("cord_compression")], np.inf)
+        when = np.stack([sub.first_reach(sub.law.time_to(need[:, j])) for j in range(len(thr))], axis=1)
+        when = np.maximum(when, detect[items][:, None])
+        when = np.where(when <= end[rows][:, None], when, np.inf)
+        j = when.argmin(axis=1)
+        t = when[np.arange(len(items)), j]
+        day = _segment_min(t, rows, n)
+        best = _segment_max_index(-t, rows, n)
+        kind = np.where(np.isfinite(day), j[np.maximum(best, 0)], -1)
+        return day, kind
 
     # -- pieces ----------------------------------------------------------------------------------
     def _deposit_cells(self, h: CohortHistory, t: np.ndarray) -> np.ndarray:
@@ -443,9 +574,10 @@ class Clinic:
         n_org = len(self.organs.names)
         u_seeds = rng.random((BLOCK_PATIENTS, n_org))[rows_in_block]
         u_when, u_luck = rng.random((2, BLOCK_PATIENTS, MAX_SECONDARY_SEEDS))[:, rows_in_block]
+        u_vertebral = rng.random((BLOCK_PATIENTS, BURDEN_COLONIES + MAX_SECONDARY_SEEDS))[rows_in_block]
         t_dx = h.primary.diagnosis_day
         never = np.full(n, np.inf)
-        law = Gompertz(rate=c.rate, capacity=self.capacity)
+        law = self.colony_law(h, c)
         a_detect = law.time_to(self.detect_cells[c.organ])
         # 1. adjuvant therapy to the first distant metastasis (relapse stops adjuvant therapy)
         first_clock = self._adjuvant_clock(h, plan, c.row, law, c.founded, c.luck, c.organ, "colony", never)
@@ -456,7 +588,9 @@ class Clinic:
         t_m = np.where(np.isfinite(first), np.maximum(first, t_dx), np.inf)
         clock = self._adjuvant_clock(h, plan, c.row, law, c.founded, c.luck, c.organ, "colony", t_m)
         # 2. metastatic lines, then death from organ dysfunction or other causes
-        starts = self._lines(h, plan, clock, c.row, c.organ, t_m, z_lines)
+        pre_detect = np.where(at_dx, t_dx[c.row], np.maximum(clock.first_reach(a_detect), t_dx[c.row]))
+        bone_treated, bone_speed = self._metastatic_bone_agent(h, plan, clock, c, t_m, pre_detect)
+        starts = self._lines(h, plan, clock, c.row, c.organ, t_m, z_lines, bone_speed)
         organ_death, organ_idx, followed, burden = self._burden_death(h, clock, c, t_m, e_burden)
         other = t_dx + self._other_death(cov.age, e_other)
         death = np.minimum(organ_death, other)
@@ -466,7 +600,7 @@ class Clinic:
         # metastases seed metastases: new colonies from the metastatic burden until death
         new = self._secondary_seeds(h, followed, burden, t_m, end, u_seeds, u_when, u_luck)
         if len(new):
-            nlaw = Gompertz(rate=new.rate, capacity=self.capacity)
+            nlaw = self.colony_law(h, new)
             n_detect = new.founded + nlaw.time_to(self.detect_cells[new.organ])
             n_clock = Clock.build(nlaw, new.founded, new.luck, np.full((len(new), 1), -np.inf), np.ones((len(new), 1)))
             c = Colonies.concat([c, new])
@@ -475,6 +609,8 @@ class Clinic:
             clock = clock.concat(n_clock)
         seen = detect <= end[c.row]
         first_distant = _segment_min(detect[seen], c.row[seen], n)
+        sre_day, sre_kind = self._skeletal_events(h, clock, c, t_m, bone_treated, plan.bone_drug, detect, end,
+                                                  u_vertebral)
         # 3. local and regional disease left after surgery
         d = h.deposits
         left = np.flatnonzero(st.deposit_left)
@@ -519,7 +655,8 @@ class Clinic:
             patient_id=h.patient_id[rows], organ=Labels(c.organ[idx], names),
             detection_day=detect[idx] - t_dx[rows], size_mm=cells_to_diameter(sizes, self.per_mm3),
             clone=Labels(c.clone[idx], h.clone_names), founded_day=c.founded[idx] - t_dx[rows],
-            origin=Labels(c.origin[idx], ORIGINS))
+            origin=Labels(c.origin[idx], ORIGINS),
+            symptoms=Labels(c.organ[idx], tuple("; ".join(SYMPTOMS[o]) for o in names)))
         window = p["followup.first_sites_window_days"]
         in_first = detect[idx] <= first_distant[rows] + window
         organs_seen = c.organ[idx]
@@ -549,7 +686,13 @@ class Clinic:
             distant_metastasis_day=day_or_nan(first_distant), metastatic_lines=lines.astype(np.int64),
             n_colonies=np.bincount(all_colonies.row, minlength=n).astype(np.int64),
             n_secondary_colonies=np.bincount(c.row[c.origin == METASTATIC], minlength=n).astype(np.int64),
-            ctc_7_5ml=ctc.astype(np.int64))
+            ctc_7_5ml=ctc.astype(np.int64),
+            metastatic_bone_agent=Labels(np.where(bone_treated & (t_m <= end),
+                                                  bone_model.METASTATIC_AGENTS.index(plan.bone_drug), 0),
+                                         bone_model.METASTATIC_AGENTS),
+            skeletal_event_day=day_or_nan(sre_day),
+            skeletal_event=Labels(np.where(sre_kind >= 0, sre_kind, len(SKELETAL_EVENTS)), SKELETAL_EVENTS + ("",)),
+            symptoms=_symptom_strings(rows, organs_seen, sre_kind, n, names))
         funnel = h.funnel.sum(axis=0)
         primary_seeded = c.origin[idx] != METASTATIC  # the funnel follows the primary's and deposits' units
         funnel[stage("detected"), ORGAN_COLUMNS] += np.bincount(organs_seen[primary_seeded], minlength=len(names))

@@ -42,6 +42,13 @@ LINES = {
 1990 the practice of the Kennecke cohort). ``metastatic.max_lines.<era>`` caps their number."""
 
 
+METASTATIC_BONE_AGENT = {"1990": "none", "modern": "zoledronic_acid"}
+"""Bone-targeted agent for bone metastases by era: none in the Kennecke cohort (pamidronate's
+benefit was shown in 1996, Hortobagyi et al. N Engl J Med 335:1785); zoledronic acid, the agent
+most given in ESME's 2008-2016 cohort and an ASCO 2011 option (Van Poznak et al. J Clin Oncol
+29:1221), or denosumab by scenario choice (``treatment.metastatic_bone_agent``)."""
+
+
 @dataclass(frozen=True)
 class TreatmentPlan:
     """Each patient's therapies (one entry per patient): surgery, adjuvant therapies and whether
@@ -57,12 +64,14 @@ class TreatmentPlan:
     bone_agent: np.ndarray
     radiotherapy: np.ndarray
     metastatic: np.ndarray
+    bone_drug: str = "none"
 
     def __len__(self) -> int:
         return len(self.bcs)
 
     def take(self, rows) -> TreatmentPlan:
-        return TreatmentPlan(self.era, *(getattr(self, f.name)[rows] for f in fields(self) if f.name != "era"))
+        return TreatmentPlan(self.era, *(getattr(self, f.name)[rows] for f in fields(self)
+                                         if f.name not in ("era", "bone_drug")), bone_drug=self.bone_drug)
 
 
 def _override(choice, guideline: np.ndarray, applies: np.ndarray) -> np.ndarray:
@@ -116,6 +125,9 @@ def assign(cov: Covariates, positive_nodes: np.ndarray, metastatic_at_diagnosis:
         bone_agent=_override(treatment.choice("bone_agent"), bone, everyone) & adjuvant,
         radiotherapy=_override(treatment.choice("radiotherapy"), rt, everyone) & ~metastatic_at_diagnosis,
         metastatic=np.full(n, treatment.metastatic != "none"),
+        bone_drug="none" if treatment.metastatic == "none" else (
+            METASTATIC_BONE_AGENT[era] if treatment.metastatic_bone_agent == "guideline"
+            else treatment.metastatic_bone_agent),
     )
 
 

@@ -102,6 +102,10 @@ class PatientRecords(_Columns):
     n_colonies: np.ndarray
     n_secondary_colonies: np.ndarray
     ctc_7_5ml: np.ndarray
+    metastatic_bone_agent: np.ndarray
+    skeletal_event_day: np.ndarray
+    skeletal_event: np.ndarray
+    symptoms: np.ndarray
 
 
 @dataclass
@@ -115,6 +119,7 @@ class LesionRecords(_Columns):
     clone: np.ndarray
     founded_day: np.ndarray
     origin: np.ndarray
+    symptoms: np.ndarray
 
 
 @dataclass

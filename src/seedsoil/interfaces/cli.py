@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
+from typer.core import TyperGroup
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
@@ -462,6 +463,181 @@ def validate_command(
     if strict and not result.all_passed:
         typer.echo(f"--strict: {result.failed} of {len(result.table)} targets fail", err=True)
         raise typer.Exit(1)
+
+
+# -- seedsoil organ -----------------------------------------------------------------------------------
+ORGAN_HELP = ("One organ as soil: `seedsoil organ bone` solves the bone remodelling model (vicious cycle, "
+              "bone agents, SBML export); `seedsoil organ ORGAN` shows any other organ's soil and what the "
+              "cascade makes of it; `seedsoil organ list` lists them all.")
+
+
+def _organ_names() -> tuple[str, ...]:
+    from seedsoil.biology.organs import ORGANS
+
+    return ("list",) + ORGANS
+
+
+class _OrganGroup(TyperGroup):
+    """`seedsoil organ NAME`: an unknown organ is one error line listing the allowed names."""
+
+    def resolve_command(self, ctx, args):
+        name = args[0] if args else None
+        if name is not None and not name.startswith("-") and self.get_command(ctx, name) is None \
+                and not ctx.resilient_parsing:
+            close = difflib.get_close_matches(name, _organ_names(), n=1, cutoff=SUGGESTION_CUTOFF)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            _fail(f"unknown organ {name!r}: choose one of {', '.join(_organ_names())}{hint}")
+        return super().resolve_command(ctx, args)
+
+
+organ_app = typer.Typer(name="organ", help=ORGAN_HELP, no_args_is_help=True, cls=_OrganGroup,
+                        pretty_exceptions_enable=False)
+app.add_typer(organ_app, name="organ")
+
+ScenarioArg = Annotated[str, typer.Argument(
+    metavar="SCENARIO", help="Built-in scenario name or TOML file whose parameters are used.")]
+
+
+def _organ_parameters(scenario: str):
+    try:
+        return load_scenario(scenario, on_warning=_warn)
+    except (ScenarioError, ParameterError) as err:
+        _fail(str(err))
+
+
+def _out_folder(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        _fail(f"cannot write results to {out}: not a folder", EXIT_OUTPUT_ERROR)
+
+
+def _parse_positive_days(text: str, option: str = "--days") -> float:
+    try:
+        value = float(str(text).replace("_", ""))
+    except ValueError:
+        _fail(f"{option} must be a positive number of days, not {text!r}")
+    if not (value == value and value not in (float("inf"), float("-inf")) and value > 0):
+        _fail(f"{option} must be a positive number of days, not {text}")
+    return value
+
+
+@organ_app.command("list")
+def organ_list(scenario: ScenarioArg = "default") -> None:
+    """List every organ with its soil: blood flow, CXCL12, extravasation ease, soil fit, growth,
+    detection size, tolerated burden and symptoms."""
+    from seedsoil.interfaces.organ import print_soil
+
+    _, params = _organ_parameters(scenario)
+    print_soil(_console(), params)
+
+
+@organ_app.command("bone")
+def organ_bone(
+    scenario: ScenarioArg = "default",
+    days: Annotated[str | None, typer.Option(
+        "--days", metavar="D", help="Days to simulate (default: 400 komarova2003, 1200 ayati2010, 3000 seedsoil).")]
+    = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for bone_course.csv/.parquet and bone.png.")]
+    = ...,
+    model: Annotated[str, typer.Option(
+        "--model", help="seedsoil (the scenario's parameters: a lesion from one cell with the PTHrP/RANKL/TGF-beta "
+                        "loop), komarova2003 or ayati2010.")] = "seedsoil",
+    pthrp: Annotated[float | None, typer.Option(
+        "--pthrp", metavar="X", help="The tumour's PTHrP trait in [0, 1] (default for seedsoil: the cohort's mean "
+                                     "of the subtype defaults; ayati2010: 1, the published model).")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="Table format: csv or parquet.")] = "csv",
+    export_sbml: Annotated[Path | None, typer.Option(
+        "--export-sbml", metavar="FILE", help="Also write the model with its parameters and agents as SBML.")] = None,
+    denosumab: Annotated[list[str] | None, typer.Option(
+        "--denosumab", metavar="DOSE_MG,INTERVAL_DAYS[,START[,STOP]]",
+        help="Denosumab schedule, e.g. 120,28 (repeatable).")] = None,
+    zoledronic_acid: Annotated[list[str] | None, typer.Option(
+        "--zoledronic-acid", metavar="DOSE_MG,INTERVAL_DAYS[,START[,STOP]]",
+        help="Zoledronic acid schedule, e.g. 4,28 (repeatable).")] = None,
+    agent: Annotated[list[str] | None, typer.Option(
+        "--agent", metavar="DRUG=DOSE_MG,INTERVAL_DAYS[,START[,STOP]]",
+        help="Any bone agent by name (denosumab, zoledronic_acid), repeatable.")] = None,
+) -> None:
+    """Solve the bone remodelling model (osteoclasts, osteoblasts, bone mass, tumour, PTHrP and
+    TGF-beta) and write its course, a figure and optionally SBML."""
+    from seedsoil.interfaces import organ as organ_mod
+
+    d = None if days is None else _parse_positive_days(days)
+    if model not in organ_mod.BONE_MODELS:
+        _fail(f"--model {model!r} is not a bone model; choose one of {', '.join(organ_mod.BONE_MODELS)}")
+    if fmt not in organ_mod.FORMATS:
+        _fail(f"--format {fmt!r}: choose one of {', '.join(organ_mod.FORMATS)}")
+    try:
+        agents = [organ_mod.parse_schedule("denosumab", s) for s in denosumab or ()]
+        agents += [organ_mod.parse_schedule("zoledronic_acid", s) for s in zoledronic_acid or ()]
+        agents += [organ_mod.parse_agent(s) for s in agent or ()]
+        organ_mod.bone_parameters(model, default_parameters(), pthrp)  # option checks before the scenario
+    except organ_mod.OrganError as err:
+        _fail(str(err))
+    _out_folder(out)
+    if export_sbml is not None and export_sbml.is_dir():
+        _fail(f"--export-sbml {export_sbml}: is a folder; give a file name such as bone.xml")
+    scenario_obj, params = _organ_parameters(scenario)
+    if model == "seedsoil" and pthrp is None:
+        pthrp = organ_mod.cohort_pthrp(scenario_obj.cohort.subtype_shares.model_dump(), params)
+    from seedsoil.interfaces.sbml import SBMLExportError
+
+    try:
+        run = organ_mod.run_bone(model, params, d, pthrp, agents)
+    except (organ_mod.OrganError, SBMLExportError, ValueError) as err:
+        _fail(str(err))
+    except RuntimeError as err:
+        _fail(str(err), EXIT_OUTPUT_ERROR)
+    try:
+        written = organ_mod.save_bone(run, out, fmt, export_sbml)
+    except (organ_mod.OrganError, SBMLExportError) as err:
+        _fail(str(err))
+    except OSError as err:
+        _fail(f"cannot write results to {out}: {err.strerror or err}", EXIT_OUTPUT_ERROR)
+    console = _console()
+    organ_mod.print_bone(console, run, params)
+    console.print(f"{', '.join(p.name for p in written)} written to [bold]{Path(out).resolve()}[/bold]"
+                  + (f" and [bold]{export_sbml.resolve()}[/bold]" if export_sbml is not None else ""))
+
+
+def _organ_command(name: str):
+    def command(scenario="default", out=...) -> None:
+        from seedsoil.interfaces import organ as organ_mod
+
+        _out_folder(out)
+        _, params = _organ_parameters(scenario)
+        try:
+            profile = organ_mod.organ_profile(name, params)
+            path = organ_mod.save_organ(profile, out)
+        except organ_mod.OrganError as err:
+            _fail(str(err))
+        except OSError as err:
+            _fail(f"cannot write results to {out}: {err.strerror or err}", EXIT_OUTPUT_ERROR)
+        console = _console()
+        organ_mod.print_organ(console, profile, params)
+        console.print(f"{path.name} written to [bold]{Path(out).resolve()}[/bold]")
+
+    command.__annotations__ = {  # real objects: the help names the organ (annotations are strings here)
+        "scenario": ScenarioArg,
+        "out": Annotated[Path, typer.Option("--out", "-o", help=f"Folder for {name}.png.")],
+        "return": None,
+    }
+    command.__name__ = f"organ_{name}"
+    extra = (" For the brain also how HER2, the BBB programme, brain metabolism and the neuregulin response "
+             "change crossing and survival.") if name == "brain" else ""
+    command.__doc__ = (f"The {name.replace('_', ' ')} as soil: its soil row and, per subtype, the share of arrested "
+                       f"units, extravasation and colonisation odds against the mean over organs ({name}.png).{extra}")
+    return command
+
+
+def _register_organs() -> None:
+    from seedsoil.biology.organs import ORGANS
+
+    for name in ORGANS:
+        if name != "bone":
+            organ_app.command(name)(_organ_command(name))
+
+
+_register_organs()
 
 
 def _click_errors() -> tuple[tuple[type, ...], tuple[type, ...]]:

@@ -86,6 +86,17 @@ PATIENT_COLUMNS_SPEC: tuple[Column, ...] = (
     Column("ctc_7_5ml", "int64", False, "",
            "circulating tumour units counted in a 7.5 mL blood draw at diagnosis "
            "(CellSearch-style; a cluster counts once)"),
+    Column("metastatic_bone_agent", "string", False, "",
+           '"denosumab" or "zoledronic_acid" when given for bone metastases found at first relapse '
+           '(the era\'s choice or treatment.metastatic_bone_agent), "none" otherwise'),
+    Column("skeletal_event_day", "float64", True, "days",
+           "first skeletal-related event (local bone mass of a bone lesion below a threshold of the bone "
+           "model), days from diagnosis, NaN if none within follow-up"),
+    Column("skeletal_event", "string", False, "",
+           '"radiotherapy_to_bone", "pathological_fracture", "spinal_cord_compression" (the first one) or ""'),
+    Column("symptoms", "string", False, "",
+           'what her detected metastases caused (each organ\'s symptoms) and her first skeletal-related '
+           'event, "; "-joined, sorted; "" if none'),
 )
 """patients.parquet: one row per patient."""
 
@@ -96,7 +107,8 @@ LESION_COLUMNS_SPEC: tuple[Column, ...] = (
     Column("size_mm", "float64", True, "mm", "diameter at detection"),
     Column("clone", "string", False, "", "name of the clone that founded the colony"),
     Column("founded_day", "float64", True, "days", "colony founding time from diagnosis (negative = before diagnosis)"),
-    Column("origin", "string", False, "", '"direct" or "dormant"'),
+    Column("origin", "string", False, "", '"direct", "dormant" or "metastatic" (seeded by a metastasis)'),
+    Column("symptoms", "string", False, "", 'what a metastasis in this organ causes, "; "-joined ("" for silent sites)'),
 )
 """lesions.parquet: one row per detected distant metastasis."""
 

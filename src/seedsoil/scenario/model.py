@@ -120,6 +120,7 @@ class Treatment(_Strict):
     surgery: Literal["guideline", "bcs", "mastectomy"] = "guideline"
     endocrine_years: Annotated[float, Field(ge=0, le=15, strict=True, allow_inf_nan=False)] = 5.0
     metastatic: Literal["guideline", "none"] = "guideline"
+    metastatic_bone_agent: Literal["guideline", "denosumab", "zoledronic_acid", "none"] = "guideline"
 
     def choice(self, therapy: str) -> str | bool:
         """``"guideline"``, True or False for one adjuvant therapy (``adjuvant = "none"`` wins)."""
