@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from lifelines import CoxPHFitter
 
-from seedsoil.analysis.therapy_effects import SUBTYPE_TERMS, has_site
+from seedsoil.analysis.therapy_effects import SUBTYPE_TERMS, cox_table, has_site
 
 COX_ORGANS = ("liver", "lung", "brain", "bone")
 """Organ indicators of the first-relapse Cox model: each organ among the first sites against its
@@ -53,26 +52,6 @@ def first_relapse_design(patients: pd.DataFrame) -> pd.DataFrame:
     return design
 
 
-def cox_table(design: pd.DataFrame) -> pd.DataFrame:
-    """Cox proportional-hazards fit (lifelines) of a design with ``days``, ``event`` and covariate
-    columns: one row per covariate, ``hazard_ratio`` with its Wald 95% interval (``ci_low``,
-    ``ci_high``) and ``p``; ``n`` and ``events`` of the fit on every row. Covariates that do not vary
-    are left out of the fit and get NaN."""
-    covariates = [c for c in design.columns if c not in ("days", "event")]
-    varying = [c for c in covariates if design[c].nunique() > 1]
-    out = pd.DataFrame(index=pd.Index(covariates, name="covariate"),
-                       columns=["hazard_ratio", "ci_low", "ci_high", "p"], dtype=float)
-    if varying and design["event"].any():
-        s = CoxPHFitter().fit(design[["days", "event", *varying]], duration_col="days", event_col="event").summary
-        out.loc[varying, "hazard_ratio"] = s["exp(coef)"].to_numpy()
-        out.loc[varying, "ci_low"] = s["exp(coef) lower 95%"].to_numpy()
-        out.loc[varying, "ci_high"] = s["exp(coef) upper 95%"].to_numpy()
-        out.loc[varying, "p"] = s["p"].to_numpy()
-    out["n"] = len(design)
-    out["events"] = int(design["event"].sum())
-    return out
-
-
 def first_relapse_cox(patients: pd.DataFrame) -> pd.DataFrame:
     """Hazard ratios of death after the first distant relapse by organ among the first sites
     (:func:`cox_table` of :func:`first_relapse_design`)."""
@@ -91,16 +70,18 @@ def her2_brain_counts(patients: pd.DataFrame, *, later_only: bool = False) -> tu
     return int(has_site(met["metastasis_sites"], "brain").sum()), int(len(met))
 
 
-__all__ = ["COX_ORGANS", "cox_table", "first_relapse_cox", "first_relapse_design", "her2_brain_counts"]
-
-
 def skeletal_event_design(patients: pd.DataFrame) -> pd.DataFrame:
     """Patients whose first distant relapse involves bone: ``days`` from it to the first
     skeletal-related event (``event``) or to death or the end of follow-up (censored)."""
     _require(patients, "first_metastasis_sites", "distant_metastasis_day", "skeletal_event_day", "os_days")
-    p = patients[patients["first_metastasis_sites"].str.split(";").apply(lambda s: "bone" in s)]
+    p = patients[has_site(patients["first_metastasis_sites"], "bone").to_numpy()]
     start = p["distant_metastasis_day"].to_numpy(float)
     sre = p["skeletal_event_day"].to_numpy(float)
     event = np.isfinite(sre)
     days = np.where(event, sre, p["os_days"].to_numpy(float)) - start
     return pd.DataFrame({"days": np.clip(days, 0.0, None), "event": event})
+
+
+__all__ = ["COX_ORGANS", "cox_table", "first_relapse_cox", "first_relapse_design", "her2_brain_counts",
+           "skeletal_event_design"]
+

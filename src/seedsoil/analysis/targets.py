@@ -58,7 +58,7 @@ from scipy.stats import norm
 
 from seedsoil.analysis import therapy_effects as TE
 from seedsoil.analysis.case_control import marker_odds_ratio
-from seedsoil.analysis.organ_outcomes import cox_table, first_relapse_cox, her2_brain_counts, skeletal_event_design
+from seedsoil.analysis.organ_outcomes import first_relapse_cox, her2_brain_counts, skeletal_event_design
 from seedsoil.analysis.sites import site_shares_by_subtype
 from seedsoil.analysis.survival import (
     DAYS_PER_YEAR, distant_relapse_mask, median_by_group, median_os_after_distant_relapse,
@@ -575,16 +575,22 @@ def _bone_only(c: Cohort) -> Estimate:
     rel = c.relapsed_table
     bo = rel[(rel["er"].astype(bool) | rel["pr"].astype(bool)) & (rel["first_metastasis_sites"] == "bone")]
     after = pd.DataFrame({"days": np.clip(bo["os_days"].to_numpy(float) - bo["dmfs_days"].to_numpy(float), 0, None),
-                          "event": bo["os_event"].to_numpy(bool), "g": "all"})
-    if not len(after):
+                          "event": bo["os_event"].to_numpy(bool)})
+    return _median_months(after, c, "bone_only")
+
+
+def _median_months(times: pd.DataFrame, c: Cohort, stream: str) -> Estimate:
+    """Kaplan-Meier median (months) of ``days``/``event`` with a bootstrap interval from stream ``stream``."""
+    if not len(times):
         return Estimate(math.nan, math.nan, math.nan, 0, f"bootstrap ({c.boot})")
+    d = times.assign(g="all")
 
     def median(idx=None) -> float:
-        d = after if idx is None else after.iloc[idx]
-        return float(median_by_group(d, "days", "event", "g", time_scale=DAYS_PER_YEAR / 12)["median"].iloc[0])
+        x = d if idx is None else d.iloc[idx]
+        return float(median_by_group(x, "days", "event", "g", time_scale=DAYS_PER_YEAR / 12)["median"].iloc[0])
 
-    lo, hi = bootstrap(median, len(after), c.rng("bone_only"), c.boot)
-    return Estimate(median(), lo, hi, len(after), f"bootstrap ({c.boot})")
+    lo, hi = bootstrap(median, len(d), c.rng(stream), c.boot)
+    return Estimate(median(), lo, hi, len(d), f"bootstrap ({c.boot})")
 
 
 SUBGROUPS: dict[str, Callable[[pd.DataFrame], pd.Series]] = {
@@ -653,35 +659,28 @@ def _de_novo_early_death(c: Cohort) -> Estimate:
     return wilson(*TE.early_deaths(c.patients))
 
 
+def _hr_estimate(row: pd.Series) -> Estimate:
+    """A hazard ratio and its Wald interval from one row of a Cox table."""
+    return Estimate(float(row["hazard_ratio"]), float(row["ci_low"]), float(row["ci_high"]), int(row["n"]),
+                    "Wald (Cox fit)")
+
+
 def _nodal_hr(term: str) -> Callable[[Cohort], Estimate]:
     def compute(c: Cohort) -> Estimate:
-        row = c.nodal_cox.loc[TE.PN_TERMS[term]]
-        return Estimate(float(row["hazard_ratio"]), float(row["ci_low"]), float(row["ci_high"]), int(row["n"]),
-                        "Wald (Cox fit)")
+        return _hr_estimate(c.nodal_cox.loc[TE.PN_TERMS[term]])
     return compute
 
 
 def _death_hr(organ: str) -> Callable[[Cohort], Estimate]:
     """Hazard ratio of death after the first distant relapse, ``organ`` among the first sites vs not."""
     def compute(c: Cohort) -> Estimate:
-        row = c.first_relapse_cox.loc[organ]
-        return Estimate(float(row["hazard_ratio"]), float(row["ci_low"]), float(row["ci_high"]), int(row["n"]),
-                        "Wald (Cox fit)")
+        return _hr_estimate(c.first_relapse_cox.loc[organ])
     return compute
 
 
 def _sre_median(c: Cohort) -> Estimate:
     """Median months from a first distant relapse involving bone to the first skeletal-related event."""
-    d = skeletal_event_design(c.patients).assign(g="all")
-    if not len(d):
-        return Estimate(math.nan, math.nan, math.nan, 0, f"bootstrap ({c.boot})")
-
-    def median(idx=None) -> float:
-        x = d if idx is None else d.iloc[idx]
-        return float(median_by_group(x, "days", "event", "g", time_scale=DAYS_PER_YEAR / 12)["median"].iloc[0])
-
-    lo, hi = bootstrap(median, len(d), c.rng("sre_median"), c.boot)
-    return Estimate(median(), lo, hi, len(d), f"bootstrap ({c.boot})")
+    return _median_months(skeletal_event_design(c.patients), c, "sre_median")
 
 
 def _sre_hr(treated: Cohort, control: Cohort) -> Estimate:
@@ -689,9 +688,7 @@ def _sre_hr(treated: Cohort, control: Cohort) -> Estimate:
     whose first relapse involves bone (time from that relapse)."""
     a, b = skeletal_event_design(treated.patients), skeletal_event_design(control.patients)
     design = pd.concat([a.assign(arm=1.0), b.assign(arm=0.0)], ignore_index=True)
-    row = cox_table(design).loc["arm"]
-    return Estimate(float(row["hazard_ratio"]), float(row["ci_low"]), float(row["ci_high"]), int(row["n"]),
-                    "Wald (Cox fit)")
+    return _hr_estimate(TE.cox_table(design).loc["arm"])
 
 
 def _her2_brain(later_only: bool) -> Callable[[Cohort], Estimate]:

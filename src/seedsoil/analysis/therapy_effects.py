@@ -291,19 +291,17 @@ def nodal_design(patients: pd.DataFrame) -> pd.DataFrame:
     return design
 
 
-def nodal_cox(patients: pd.DataFrame) -> pd.DataFrame:
-    """Cox proportional-hazards fit (lifelines) of :func:`nodal_design`: one row per covariate,
-    ``hazard_ratio`` with its Wald 95% interval (``ci_low``, ``ci_high``) and ``p``; ``n`` and
-    ``events`` of the fit on every row. Covariates that do not vary are left out of the fit and
-    get NaN."""
-    design = nodal_design(patients)
+def cox_table(design: pd.DataFrame) -> pd.DataFrame:
+    """Cox proportional-hazards fit (lifelines) of a design with ``days``, ``event`` and covariate
+    columns: one row per covariate, ``hazard_ratio`` with its Wald 95% interval (``ci_low``,
+    ``ci_high``) and ``p``; ``n`` and ``events`` of the fit on every row. Covariates that do not vary
+    are left out of the fit and get NaN."""
     covariates = [c for c in design.columns if c not in ("days", "event")]
     varying = [c for c in covariates if design[c].nunique() > 1]
     out = pd.DataFrame(index=pd.Index(covariates, name="covariate"),
                        columns=["hazard_ratio", "ci_low", "ci_high", "p"], dtype=float)
     if varying and design["event"].any():
-        cph = CoxPHFitter().fit(design[["days", "event", *varying]], duration_col="days", event_col="event")
-        s = cph.summary
+        s = CoxPHFitter().fit(design[["days", "event", *varying]], duration_col="days", event_col="event").summary
         out.loc[varying, "hazard_ratio"] = s["exp(coef)"].to_numpy()
         out.loc[varying, "ci_low"] = s["exp(coef) lower 95%"].to_numpy()
         out.loc[varying, "ci_high"] = s["exp(coef) upper 95%"].to_numpy()
@@ -313,7 +311,11 @@ def nodal_cox(patients: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-__all__ = ["ENDPOINTS", "PN_TERMS", "RECEPTOR_GROUPS", "cumulative_incidence", "early_deaths", "event_rate",
+def nodal_cox(patients: pd.DataFrame) -> pd.DataFrame:
+    """:func:`cox_table` of :func:`nodal_design`."""
+    return cox_table(nodal_design(patients))
+
+__all__ = ["ENDPOINTS", "PN_TERMS", "RECEPTOR_GROUPS", "cox_table", "cumulative_incidence", "early_deaths", "event_rate",
            "event_times", "exposure", "first_recurrence_day", "has_site", "median_months_by_receptor_group",
            "nodal_cox", "nodal_design", "paired_arms", "paired_rate_ratio", "pn_counts", "rate_ratio",
            "receptor_group", "sentinel_negative", "survival_from_metastasis"]

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field, fields, replace
 import numpy as np
 from scipy.integrate import solve_ivp
 
+from seedsoil.biology.growth import Gompertz
 from seedsoil.params import ParameterSet
 
 CAPACITY_UNITS = 100.0
@@ -348,13 +349,14 @@ class BoneModel:
         for lo, hi in zip(edges[:-1], edges[1:]):
             last = hi == edges[-1]
             sel = (t_eval >= lo) & ((t_eval <= hi) if last else (t_eval < hi))
-            sol = solve_ivp(self.rhs, (lo, hi), y, method="LSODA", t_eval=t_eval[sel], rtol=rtol, atol=atol)
+            ask = t_eval[sel]
+            with_end = not ask.size or ask[-1] < hi  # also read the state at the segment's end
+            sol = solve_ivp(self.rhs, (lo, hi), y, method="LSODA", t_eval=np.r_[ask, hi] if with_end else ask,
+                            rtol=rtol, atol=atol)
             if not sol.success:
                 raise RuntimeError(f"bone model integration failed on [{lo}, {hi}]: {sol.message}")
-            out[:, sel] = sol.y
-            end = solve_ivp(self.rhs, (lo, hi), y, method="LSODA", rtol=rtol, atol=atol) if not sol.t.size \
-                or sol.t[-1] < hi else sol
-            y = end.y[:, -1]
+            out[:, sel] = sol.y[:, :-1] if with_end else sol.y
+            y = sol.y[:, -1]
         tum = np.exp(out[3]) if p.has_tumour else np.zeros(len(t_eval))
         s, g, _, _ = self.signals(out[0], out[1], out[2], tum)
         drug = np.array([self._drug(float(t)) for t in t_eval]) if self.agents else np.zeros((len(t_eval), 2))
@@ -422,8 +424,5 @@ def lesion_table(p: ParameterSet, pthrp: float, drug: str = "none") -> LesionTab
     course = BoneModel(bp).solve(TABLE_DAYS, t_eval=theta, rtol=1e-7, atol=1e-9)
     capacity = p["growth.carrying_capacity_cells"]
     cells = np.minimum(course.tumour / CAPACITY_UNITS * capacity, capacity * (1.0 - 1e-12))
-    log_k = math.log(capacity)
-    with np.errstate(divide="ignore"):
-        age = -np.log(np.log(capacity / cells) / log_k) / bp.gamma_t  # plain Gompertz days to that size
-    age = np.maximum.accumulate(np.maximum(age, theta * 0.0))
+    age = np.maximum.accumulate(Gompertz(rate=bp.gamma_t, capacity=capacity).time_to(cells))  # plain days to that size
     return LesionTable(theta=theta, age=age, log_cells=np.log(cells), bone_mass=np.clip(course.bone_mass, 0.0, 100.0))

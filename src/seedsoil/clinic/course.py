@@ -47,15 +47,19 @@ def _segment_min(values: np.ndarray, groups: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
+def _joined_labels(mask: np.ndarray, words: list[str], sep: str) -> Labels:
+    """Labels from per-patient bit masks over ``words`` (bit i = words[i]), joined by ``sep``."""
+    uniq, inv = np.unique(mask, return_inverse=True)
+    return Labels(inv.astype(np.int64), tuple(sep.join(w for i, w in enumerate(words) if m >> i & 1) for m in uniq))
+
+
 def _site_strings(rows: np.ndarray, organs: np.ndarray, n: int, names: tuple[str, ...]) -> Labels:
     """Per patient, the ';'-joined alphabetical names of the organs listed for her ('' if none)."""
-    order = sorted(range(len(names)), key=lambda i: names[i])
-    bit = np.zeros(len(names), dtype=np.int64)
-    bit[order] = 1 << np.arange(len(names))
+    words = sorted(names)
+    bit = np.array([1 << words.index(o) for o in names], dtype=np.int64)
     mask = np.zeros(n, dtype=np.int64)
     np.bitwise_or.at(mask, rows, bit[organs])
-    uniq, inv = np.unique(mask, return_inverse=True)
-    return Labels(inv.astype(np.int64), tuple(";".join(names[i] for i in order if m & bit[i]) for m in uniq))
+    return _joined_labels(mask, words, ";")
 
 
 def _symptom_strings(rows: np.ndarray, organs: np.ndarray, sre_kind: np.ndarray, n: int,
@@ -63,15 +67,23 @@ def _symptom_strings(rows: np.ndarray, organs: np.ndarray, sre_kind: np.ndarray,
     """Per patient, the '; '-joined alphabetical symptoms of her detected metastases' organs
     (:data:`seedsoil.biology.organs.SYMPTOMS`) and of her first skeletal-related event ('' if none)."""
     sre_symptoms = tuple(e.replace("_", " ") for e in SKELETAL_EVENTS)
-    vocab = sorted({s for o in names for s in SYMPTOMS[o]} | set(sre_symptoms))
-    bit = {s: 1 << i for i, s in enumerate(vocab)}
-    organ_mask = np.array([sum(bit[s] for s in set(SYMPTOMS[o])) for o in names], dtype=np.int64)
+    words = sorted({s for o in names for s in SYMPTOMS[o]} | set(sre_symptoms))
+    organ_mask = np.array([sum(1 << words.index(s) for s in set(SYMPTOMS[o])) for o in names], dtype=np.int64)
     mask = np.zeros(n, dtype=np.int64)
     np.bitwise_or.at(mask, rows, organ_mask[organs])
-    sre_bits = np.array([bit[s] for s in sre_symptoms] + [0], dtype=np.int64)
+    sre_bits = np.array([1 << words.index(s) for s in sre_symptoms] + [0], dtype=np.int64)
     mask |= sre_bits[np.where(sre_kind >= 0, sre_kind, len(sre_symptoms))]
-    uniq, inv = np.unique(mask, return_inverse=True)
-    return Labels(inv.astype(np.int64), tuple("; ".join(s for s in vocab if m & bit[s]) for m in uniq))
+    return _joined_labels(mask, words, "; ")
+
+
+def _rank_in_group(groups: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Each item's 0-based rank within its group, in the order ``order`` (which sorts ``groups``)."""
+    g = groups[order]
+    first = np.r_[True, g[1:] != g[:-1]]
+    pos = np.arange(len(order))
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = pos - np.maximum.accumulate(np.where(first, pos, 0))
+    return rank
 
 
 MAX_LINE_DRAWS = 12
@@ -133,8 +145,9 @@ class Clinic:
         self.grid = np.r_[0.0, g]
         self._rates: np.ndarray | None = None
         self._bone: dict[tuple[float, str], bone_model.LesionTable] = {}
-        self._warp_tables: list[float] = []  # PTHrP level of each untreated table, in warp order
-        self._warp_cache: tuple = ()
+        self._warp_levels: list[float] = []  # PTHrP level of each warp table, in order (only appended)
+        self._warp_tables: tuple = ()
+        self._pthrp_levels: np.ndarray | None = None
 
     # -- growth laws -----------------------------------------------------------------------------
     def bone_table(self, pthrp: float, drug: str = "none") -> bone_model.LesionTable:
@@ -145,9 +158,12 @@ class Clinic:
         return self._bone[key]
 
     def _pthrp(self, h: CohortHistory, row: np.ndarray, clone: np.ndarray) -> np.ndarray:
-        table = h.traits
-        per = np.stack([table.per_key(k, lambda t: t.pthrp) for k in range(len(table.clone_names))], axis=1)
-        return per[h.covariates.trait_key[row], clone]
+        """PTHrP level of each (patient row, clone), rounded as the bone tables are keyed."""
+        if self._pthrp_levels is None:  # one trait table per run, as for the seeding rates
+            table = h.traits
+            self._pthrp_levels = np.round(np.stack([table.per_key(k, lambda t: t.pthrp)
+                                                    for k in range(len(table.clone_names))], axis=1), 9)
+        return self._pthrp_levels[h.covariates.trait_key[row], clone]
 
     def colony_law(self, h: CohortHistory, c: Colonies) -> WarpedGompertz:
         """Colonies' untreated laws: Gompertz at their rate, bone colonies on their PTHrP level's
@@ -156,16 +172,13 @@ class Clinic:
         bone = np.flatnonzero(c.organ == self.bone)
         if bone.size:
             levels = self._pthrp(h, c.row[bone], c.clone[bone])
-            for lv in np.unique(np.round(levels, 9)):
-                if lv not in self._warp_tables:
-                    self.bone_table(lv)
-                    self._warp_tables.append(float(lv))
-                warp[bone[np.round(levels, 9) == lv]] = self._warp_tables.index(float(lv))
-        if len(self._warp_cache) != len(self._warp_tables):
-            self._warp_cache = tuple(self.bone_table(lv).warp() for lv in self._warp_tables)
-        tables = self._warp_cache
+            for lv in np.unique(levels):
+                if lv not in self._warp_levels:
+                    self._warp_levels.append(float(lv))
+                    self._warp_tables += (self.bone_table(lv).warp(),)
+                warp[bone[levels == lv]] = self._warp_levels.index(float(lv))
         return WarpedGompertz(rate=np.asarray(c.rate, dtype=float), capacity=self.capacity, warp=warp,
-                              tables=tables, reference_rate=self.p["bone.reference_growth_rate_per_day"])
+                              tables=self._warp_tables, reference_rate=self.p["bone.reference_growth_rate_per_day"])
 
     # -- at surgery ------------------------------------------------------------------------------
     def stage(self, h: CohortHistory) -> Staging:
@@ -298,6 +311,7 @@ class Clinic:
         pen[REGIMENS.index("anti_her2")] = np.where(brain, p["metastatic.anti_her2_brain_penetration"], 1.0)
         end = t_m + FAILURE_SEARCH_YEARS * DAYS_PER_YEAR
         local_kill = p[f"metastatic.brain_local_log_kill.{era}"]
+        step = np.ones(len(rows)) if speed is None else speed
         for k in range(max_lines):
             reg = regimens[:, k]
             active = (reg >= 0) & (t < end)
@@ -313,7 +327,6 @@ class Clinic:
             # brain metastases found by then also get local treatment (surgery, radiosurgery, WBRT)
             found = brain & (before >= 0) & (clock.law.size(np.maximum(before, 0.0)) >= self.detect_cells[organ])
             log_kill = log_kill + np.where(found, local_kill, 0.0)
-            step = np.ones(len(rows)) if speed is None else speed
             clock.extend(t[rows], step, lambda _k, cells, alive: (np.where(alive, log_kill, 0.0),
                                                                                   np.ones(len(rows))))
             after = np.where(clock.dead <= t[rows], 0.0, clock.A[:, -1])
@@ -341,7 +354,7 @@ class Clinic:
         items = np.flatnonzero(bone & treated[c.row])
         if items.size:
             size = clock.take(items).cells_at(t_m[c.row[items]])
-            level = np.round(self._pthrp(h, c.row[items], c.clone[items]), 9)
+            level = self._pthrp(h, c.row[items], c.clone[items])
             for lv in np.unique(level):
                 m = level == lv
                 speed[items[m]] = (self.bone_table(lv, plan.bone_drug).speed(size[m])
@@ -361,15 +374,12 @@ class Clinic:
         if not items.size:
             return day, kind
         rows = c.row[items]
-        order = np.lexsort((items, rows))
-        first = np.r_[True, rows[order][1:] != rows[order][:-1]]
-        rank = np.empty(len(items), dtype=np.int64)
-        rank[order] = np.arange(len(items)) - np.maximum.accumulate(np.where(first, np.arange(len(items)), 0))
+        rank = _rank_in_group(rows, np.lexsort((items, rows)))
         vertebral = u_vertebral[rows, np.minimum(rank, u_vertebral.shape[1] - 1)] < p["bone.sre.vertebral_share"]
         thr = np.array([p[f"bone.sre.{k}_mass"] for k in SRE_THRESHOLDS])
         sub = clock.take(items)
         size0 = sub.cells_at(t_m[rows])
-        level = np.round(self._pthrp(h, rows, c.clone[items]), 9)
+        level = self._pthrp(h, rows, c.clone[items])
         on = treated[rows]
         need = np.empty((len(items), len(thr)))
         for lv in np.unique(level):
@@ -717,8 +727,5 @@ def _oldest(c: Colonies, n_org: int, k: int) -> np.ndarray:
     """Indices (canonical order kept) of each patient's ``k`` oldest colonies in each organ."""
     if not len(c):
         return np.empty(0, dtype=np.int64)
-    order = np.lexsort((c.founded, c.organ, c.row))
-    grp = c.row[order] * n_org + c.organ[order]
-    first = np.r_[True, grp[1:] != grp[:-1]]
-    rank = np.arange(len(order)) - np.maximum.accumulate(np.where(first, np.arange(len(order)), 0))
-    return np.sort(order[rank < k])
+    grp = c.row * n_org + c.organ
+    return np.flatnonzero(_rank_in_group(grp, np.lexsort((c.founded, c.organ, c.row))) < k)

@@ -57,6 +57,20 @@ def _fail(message: str, code: int = EXIT_USAGE_ERROR) -> NoReturn:
     raise typer.Exit(code)
 
 
+def _load_or_fail(scenario: str):
+    """(scenario, parameters) of a built-in name or TOML file, or one error line and exit 2."""
+    try:
+        return load_scenario(scenario, on_warning=_warn)
+    except (ScenarioError, ParameterError) as err:
+        _fail(str(err))
+
+
+def _check_out_folder(out: Path | None) -> None:
+    """Refuse an output path that exists and is not a folder (exit code for output errors)."""
+    if out is not None and out.exists() and not out.is_dir():
+        _fail(f"cannot write results to {out}: not a folder", EXIT_OUTPUT_ERROR)
+
+
 def _warn(message: str) -> None:
     """Print one ``warning: ...`` line to stderr."""
     typer.echo(f"warning: {' '.join(str(message).split())}", err=True)
@@ -137,10 +151,7 @@ def run(
     chunk = None if chunk_patients is None else _parse_count(chunk_patients, "--chunk-patients")
     if resume and overwrite:
         _fail("--resume and --overwrite exclude each other: resume keeps the run in OUT, overwrite replaces it")
-    try:
-        scenario_obj, _params = load_scenario(scenario, on_warning=_warn)
-    except (ScenarioError, ParameterError) as err:
-        _fail(str(err))
+    scenario_obj, _params = _load_or_fail(scenario)
     from seedsoil.engine import engine_names
     from seedsoil.interfaces import api  # the engine loads only when a run is asked for
     from seedsoil.interfaces.stopping import Interrupted, stop_on_signals
@@ -327,8 +338,7 @@ def assay_command(
         _fail(f"--clusters must be at least 1 (cells per cluster), not {clusters}")
     if patients < 0:
         _fail(f"--patients must be 0 or more, not {patients}")
-    if out is not None and out.exists() and not out.is_dir():
-        _fail(f"cannot write results to {out}: not a folder", EXIT_OUTPUT_ERROR)
+    _check_out_folder(out)
     from seedsoil.engine.assay import AssayError  # the engine loads only when an assay is asked for
     from seedsoil.interfaces.assays import run_assay
 
@@ -424,8 +434,7 @@ def validate_command(
     n = _parse_count(patients, "--patients", maximum=MAX_PATIENTS)
     s = _parse_count(seed, "--seed", minimum=0)
     k = None if workers is None else _parse_count(workers, "--workers")
-    if out is not None and out.exists() and not out.is_dir():
-        _fail(f"cannot write results to {out}: not a folder", EXIT_OUTPUT_ERROR)
+    _check_out_folder(out)
     from seedsoil.interfaces import validation  # the engine loads only when a validation is asked for
     from seedsoil.interfaces.stopping import Interrupted, stop_on_signals
     from seedsoil.interfaces.store import RunFolderError
@@ -498,18 +507,6 @@ ScenarioArg = Annotated[str, typer.Argument(
     metavar="SCENARIO", help="Built-in scenario name or TOML file whose parameters are used.")]
 
 
-def _organ_parameters(scenario: str):
-    try:
-        return load_scenario(scenario, on_warning=_warn)
-    except (ScenarioError, ParameterError) as err:
-        _fail(str(err))
-
-
-def _out_folder(out: Path) -> None:
-    if out.exists() and not out.is_dir():
-        _fail(f"cannot write results to {out}: not a folder", EXIT_OUTPUT_ERROR)
-
-
 def _parse_positive_days(text: str, option: str = "--days") -> float:
     try:
         value = float(str(text).replace("_", ""))
@@ -526,7 +523,7 @@ def organ_list(scenario: ScenarioArg = "default") -> None:
     detection size, tolerated burden and symptoms."""
     from seedsoil.interfaces.organ import print_soil
 
-    _, params = _organ_parameters(scenario)
+    _, params = _load_or_fail(scenario)
     print_soil(_console(), params)
 
 
@@ -573,10 +570,10 @@ def organ_bone(
         organ_mod.bone_parameters(model, default_parameters(), pthrp)  # option checks before the scenario
     except organ_mod.OrganError as err:
         _fail(str(err))
-    _out_folder(out)
+    _check_out_folder(out)
     if export_sbml is not None and export_sbml.is_dir():
         _fail(f"--export-sbml {export_sbml}: is a folder; give a file name such as bone.xml")
-    scenario_obj, params = _organ_parameters(scenario)
+    scenario_obj, params = _load_or_fail(scenario)
     if model == "seedsoil" and pthrp is None:
         pthrp = organ_mod.cohort_pthrp(scenario_obj.cohort.subtype_shares.model_dump(), params)
     from seedsoil.interfaces.sbml import SBMLExportError
@@ -603,8 +600,8 @@ def _organ_command(name: str):
     def command(scenario="default", out=...) -> None:
         from seedsoil.interfaces import organ as organ_mod
 
-        _out_folder(out)
-        _, params = _organ_parameters(scenario)
+        _check_out_folder(out)
+        _, params = _load_or_fail(scenario)
         try:
             profile = organ_mod.organ_profile(name, params)
             path = organ_mod.save_organ(profile, out)

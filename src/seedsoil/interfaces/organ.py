@@ -42,6 +42,8 @@ from seedsoil.biology.organs import ORGANS, SYMPTOMS, OrganTable
 from seedsoil.biology.traits import Traits, subtype_traits
 from seedsoil.params import ParameterSet
 from seedsoil.params.bone_sets import bone_model_values
+from seedsoil.interfaces.plots import DPI, PNG_METADATA
+from seedsoil.interfaces.store import atomic_write
 from seedsoil.scenario import SUBTYPES
 
 BONE_MODELS = ("seedsoil", "komarova2003", "ayati2010")
@@ -63,9 +65,6 @@ BRAIN_TRAITS = ("her2", "bbb_crossing", "brain_metabolism", "nrg_response")
 BRAIN_TRAIT_LABELS = {"her2": "HER2", "bbb_crossing": "BBB\nprogramme", "brain_metabolism": "brain\nmetabolism",
                       "nrg_response": "neuregulin\nresponse"}
 UNIT_LABELS = ("single cells", "clusters")
-DPI = 120
-PNG_METADATA = {"Software": None}
-TMP_PREFIX = ".seedsoil-organ-tmp-"
 
 
 class OrganError(ValueError):
@@ -254,18 +253,8 @@ def bone_figure(run: BoneRun) -> Figure:
     return fig
 
 
-def atomic_write(path: Path, write) -> None:
-    """Write through a temporary name in the same folder, then rename into place."""
-    tmp = path.parent / f"{TMP_PREFIX}{os.getpid()}-{path.name}"
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def write_figure(fig: Figure, path: Path) -> None:
+    """Write a figure as PNG (same resolution and metadata as a run's figures), atomically."""
     atomic_write(path, lambda p: fig.savefig(p, format="png", dpi=DPI, metadata=PNG_METADATA))
 
 
@@ -310,9 +299,7 @@ def soil_table(registry: ParameterSet) -> pd.DataFrame:
 
 def symptoms(organ: str) -> str:
     """What a metastasis in ``organ`` causes, as text (``-`` when typically silent)."""
-    v = SYMPTOMS.get(organ, ())
-    text = v if isinstance(v, str) else ", ".join(v)
-    return text or "-"
+    return ", ".join(SYMPTOMS.get(organ, ())) or "-"
 
 
 def default_traits(registry: ParameterSet, subtype: str) -> Traits:

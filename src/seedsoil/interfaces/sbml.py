@@ -31,12 +31,12 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import MISSING, fields
 from pathlib import Path
 
 from seedsoil.biology.bone import BoneAgent, BoneModel, BoneParameters
+from seedsoil.interfaces.store import atomic_write
 
 SBML_LEVEL = 3
 SBML_VERSION = 2
@@ -325,15 +325,5 @@ def export_sbml(model: BoneModel, path: str | os.PathLike, days: float | None = 
     """
     text = sbml_string(model, days)
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
     return path
