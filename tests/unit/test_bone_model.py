@@ -16,6 +16,7 @@ from seedsoil.biology.bone import (
     agent_kinetics,
 )
 from seedsoil.params import default_parameters
+from seedsoil.biology import bone
 from seedsoil.params.bone_sets import bone_model_values
 
 LESION_PTHRP = 0.6
@@ -233,3 +234,38 @@ def test_agent_without_kinetics_or_bad_kinetics_is_refused():
         BoneModel(_komarova(), [BoneAgent("denosumab", 120.0, 28.0)], {})
     with pytest.raises(ValueError, match="Emax"):
         AgentKinetics(28.0, 10.0, -0.1)
+
+
+# ----- parameters without a finite course: one clear error, never NaN ----------------------------
+
+def test_a_diverging_bone_course_is_an_error_not_nan():
+    """TGF-beta release 100x the default feeds PTHrP so strongly that osteoclasts outgrow their
+    removal: the solver must say so instead of returning NaN states for the clinic to read."""
+    p = default_parameters().with_overrides({"bone.tgf_release": 100.0})
+    with pytest.raises(bone.BoneModelError, match="diverges"):
+        bone.lesion_table(p, 1.0)
+    # the defaults have a finite course all the way
+    t = bone.lesion_table(default_parameters(), 1.0)
+    assert np.all(np.isfinite(t.log_cells)) and np.all(np.isfinite(t.bone_mass))
+
+
+def test_an_undefined_steady_state_is_an_error():
+    k = bone.BoneParameters.from_values(bone.komarova_values())
+    with pytest.raises(bone.BoneModelError, match="steady state is undefined"):
+        k.with_(g11=1.5)  # g12 g21 - (1 - g11)(1 - g22) = -0.5 + 0.5 = 0
+
+
+def test_a_scenario_whose_bone_model_diverges_is_refused_in_one_line():
+    import seedsoil
+    from seedsoil.scenario import ScenarioError, load_builtin
+    from seedsoil.scenario.load import scenario_from_dict
+
+    data = load_builtin("default")[0].model_dump(mode="python")
+    data["parameters"] = {"bone.g11": 1.5}
+    with pytest.raises(ScenarioError, match="parameters.bone.g11 = 1.5"):
+        scenario_from_dict(data, "<test>")
+    data["parameters"] = {"bone.tgf_release": 100.0}
+    sc, p = scenario_from_dict(data, "<test>")  # each value in range: found when the lesion is solved
+    with pytest.raises(ScenarioError, match="bone.tgf_release = 100") as err:
+        seedsoil.simulate(sc, params=p, patients=200, seed=3, workers=1)
+    assert "\n" not in str(err.value)

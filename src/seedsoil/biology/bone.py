@@ -51,6 +51,11 @@ PUBLISHED_KEYS = {  # names in reference/bone_models.csv -> fields
 }
 
 
+class BoneModelError(ValueError):
+    """Parameters with which the bone model has no finite course (osteoclasts or osteoblasts
+    outgrow their removal, or the steady state is undefined)."""
+
+
 def komarova_values() -> dict[str, float]:
     """Komarova 2003's published values (BIOMD0000000148), for doctests and defaults."""
     return {"alpha1": 3.0, "alpha2": 4.0, "beta1": 0.2, "beta2": 0.02, "g11": 0.5, "g21": -0.5, "g12": 1.0,
@@ -110,7 +115,7 @@ class BoneParameters:
         if self.t0 > self.capacity_t:
             raise ValueError(f"bone parameter t0 = {self.t0!r}: must not exceed capacity_t = {self.capacity_t!r}")
         if self.gamma_reference() == 0:
-            raise ValueError("bone parameters give gamma = 0: the steady state is undefined")
+            raise BoneModelError("bone parameters give gamma = 0: the steady state is undefined")
 
     @classmethod
     def from_values(cls, values: Mapping[str, float], **extra: float) -> BoneParameters:
@@ -175,8 +180,14 @@ class BoneParameters:
         gam = g12 * g21 - (1.0 - g11) * (1.0 - g22)
         a1 = self.alpha1 * (1.0 + self.rankl_gain * s) if signal is not None else self.alpha1
         q1, q2 = self.beta1 / a1, self.beta2 / self.alpha2
-        c = q1 ** ((1.0 - g22) / gam) * q2 ** (g21 / gam)
-        b = q1 ** (g12 / gam) * q2 ** ((1.0 - g11) / gam)
+        if gam == 0:
+            raise BoneModelError("the bone model's g12 g21 - (1 - g11)(1 - g22) is 0: no steady state")
+        with np.errstate(over="ignore", invalid="ignore"):
+            c = np.float64(q1) ** ((1.0 - g22) / gam) * np.float64(q2) ** (g21 / gam)
+            b = np.float64(q1) ** (g12 / gam) * np.float64(q2) ** ((1.0 - g11) / gam)
+        if not (np.isfinite(c) and np.isfinite(b) and c > 0 and b > 0):
+            raise BoneModelError(f"the bone model's steady state is not finite (osteoclasts {float(c):.3g}, "
+                                 f"osteoblasts {float(b):.3g}): g12 g21 - (1 - g11)(1 - g22) = {gam:.3g} is too near 0")
         return float(c), float(b)
 
 
@@ -351,10 +362,16 @@ class BoneModel:
             sel = (t_eval >= lo) & ((t_eval <= hi) if last else (t_eval < hi))
             ask = t_eval[sel]
             with_end = not ask.size or ask[-1] < hi  # also read the state at the segment's end
-            sol = solve_ivp(self.rhs, (lo, hi), y, method="LSODA", t_eval=np.r_[ask, hi] if with_end else ask,
-                            rtol=rtol, atol=atol)
+            with np.errstate(all="ignore"):  # a diverging course is reported below, as one error
+                sol = solve_ivp(self.rhs, (lo, hi), y, method="LSODA", t_eval=np.r_[ask, hi] if with_end else ask,
+                                rtol=rtol, atol=atol)
             if not sol.success:
-                raise RuntimeError(f"bone model integration failed on [{lo}, {hi}]: {sol.message}")
+                raise BoneModelError(f"the bone model cannot be integrated on days {lo:g}-{hi:g}: {sol.message}")
+            if not np.all(np.isfinite(sol.y)):
+                bad = int(np.argmax(~np.all(np.isfinite(sol.y), axis=0)))
+                day = float(sol.t[bad])
+                raise BoneModelError(f"the bone model diverges by day {day:.4g}: osteoclast or osteoblast "
+                                     "production outgrows its removal (no finite bone course)")
             out[:, sel] = sol.y[:, :-1] if with_end else sol.y
             y = sol.y[:, -1]
         tum = np.exp(out[3]) if p.has_tumour else np.zeros(len(t_eval))

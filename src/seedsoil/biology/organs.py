@@ -15,7 +15,7 @@ ORGANS = (
 FIELDS = (
     "blood_flow_share", "cxcl12", "extravasation_ease", "capillary_dense", "serosal",
     "dormancy_share", "micromet_share", "soil_fit", "growth_fold", "detection_mm",
-    "tolerated_burden_cells", "integrin_target",
+    "tolerated_burden_cells", "integrin_target", "failure_exponent", "complication_cells", "complication_hazard_fold",
 )
 SYMPTOMS = {
     # what a metastasis there causes (the patient-guide seed document; DESIGN.md section 3)
@@ -34,6 +34,42 @@ SYMPTOMS = {
 }
 
 
+FAILURE_MODES = {
+    # how a metastasis there kills (seed document 000: the liver fails with modest burden, the
+    # skeleton withstands a large one; DESIGN.md section 3): organ -> (way of failing, complication)
+    "lung": ("respiratory failure", ""),
+    "liver": ("hepatic failure", ""),
+    "bone": ("marrow failure, hypercalcaemia", ""),
+    "brain": ("raised intracranial pressure", ""),
+    "distant_nodes": ("bulk", ""),
+    "pleura": ("respiratory compromise", "effusion"),
+    "peritoneum": ("bulk", "ascites, bowel obstruction"),
+    "gi_tract": ("bulk", "bowel obstruction"),
+    "ovary": ("bulk", ""),
+    "adrenal": ("adrenal insufficiency", ""),
+    "skin_soft_tissue": ("bulk", ""),
+    "other": ("bulk", ""),
+}
+
+
+def failure_load(burden: np.ndarray, reserve: np.ndarray, exponent: np.ndarray, complication_cells: np.ndarray,
+                 complication_fold: np.ndarray) -> np.ndarray:
+    """Each organ's share of the death hazard (in units of ``mortality.burden_hazard_per_day``)
+    from its tumour burden (cells; organ axis last, broadcast with the per-organ arrays):
+    ``(burden / reserve) ** exponent`` (organ function lost as tumour replaces it; exponent > 1
+    where compensation hides the loss until the reserve is used up, as in the skull and the
+    liver) plus ``complication_fold * x / (1 + x)`` with ``x = burden / complication_cells``: a
+    complication (effusion, ascites, obstruction) whose harm saturates once it is established.
+
+    >>> import numpy as np
+    >>> failure_load(np.array([1e10, 2e10]), np.array([1e10, 1e10]), np.array([1.0, 2.0]),
+    ...              np.array([1e9, 1e9]), np.array([0.0, 0.5])).round(3)
+    array([1.   , 4.476])
+    """
+    x = burden / complication_cells
+    return (burden / reserve) ** exponent + complication_fold * x / (1.0 + x)
+
+
 @dataclass(frozen=True)
 class OrganTable:
     """Per-organ soil properties as aligned arrays (index = position in :data:`ORGANS`)."""
@@ -49,6 +85,12 @@ class OrganTable:
 
     def index(self, organ: str) -> int:
         return self.names.index(organ)
+
+    def failure_load(self, burden: np.ndarray, reserve: np.ndarray | None = None) -> np.ndarray:
+        """:func:`failure_load` with this table's organ values (organ axis of ``burden`` last;
+        ``reserve`` defaults to the tolerated burden)."""
+        return failure_load(burden, self.tolerated_burden_cells if reserve is None else reserve,
+                            self.failure_exponent, self.complication_cells, self.complication_hazard_fold)
 
     @classmethod
     def from_params(cls, params: ParameterSet) -> OrganTable:

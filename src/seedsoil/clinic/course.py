@@ -31,7 +31,8 @@ from seedsoil.engine.history import METASTATIC, ORGAN_COLUMNS, ORIGINS, CohortHi
 from seedsoil.engine.sampling import poisson_from_uniform
 from seedsoil.engine.streams import BLOCK_PATIENTS
 from seedsoil.params import ParameterSet
-from seedsoil.scenario import HISTOLOGIES, SUBTYPES, SURGERIES, Treatment
+from seedsoil.scenario import HISTOLOGIES, SUBTYPES, SURGERIES, ScenarioError, Treatment
+from seedsoil.scenario.load import _MISSING
 
 MENOPAUSAL = ("pre", "post")
 
@@ -154,7 +155,10 @@ class Clinic:
         """The tabulated course of a bone lesion of this PTHrP level (solved once per run)."""
         key = (round(float(pthrp), 9), drug)
         if key not in self._bone:
-            self._bone[key] = bone_model.lesion_table(self.p, key[0], drug)
+            try:
+                self._bone[key] = bone_model.lesion_table(self.p, key[0], drug)
+            except bone_model.BoneModelError as err:
+                raise bone_model_refusal(self.p, err) from None
         return self._bone[key]
 
     def _pthrp(self, h: CohortHistory, row: np.ndarray, clone: np.ndarray) -> np.ndarray:
@@ -455,7 +459,8 @@ class Clinic:
 
     def _burden_death(self, h: CohortHistory, clock: Clock, c: Colonies, t_m: np.ndarray, e: np.ndarray):
         """Death from organ dysfunction: hazard ``mortality.burden_hazard_per_day`` x the sum over
-        organs of burden / tolerated burden, on a geometric grid from the first metastasis;
+        organs of each organ's failure load (its way of killing: :func:`seedsoil.biology.organs.failure_load`
+        of its burden and reserve), on a geometric grid from the first metastasis;
         inversion of unit exponentials ``e``. Returns (absolute day or inf, organ weighing most,
         patients followed, their total burden on the grid (patients, grid))."""
         n, n_org = len(h), len(self.organs.names)
@@ -478,8 +483,10 @@ class Clinic:
         # an organ carried what was there when the metastases were found: its reserve is at least that
         reserve = np.maximum(np.tile(self.organs.tolerated_burden_cells, len(pts)),
                              found * self.p["mortality.presentation_reserve_fold"])
-        load = (burden / reserve[:, None]).reshape(len(pts), n_org, -1)
-        hazard = self.p["mortality.burden_hazard_per_day"] * load.sum(axis=1)  # (P, J)
+        # each organ's way of killing (biology.organs.failure_load), organ axis last: (P, J, O)
+        load = self.organs.failure_load(burden.reshape(len(pts), n_org, -1).transpose(0, 2, 1),
+                                        reserve.reshape(len(pts), 1, n_org))
+        hazard = self.p["mortality.burden_hazard_per_day"] * load.sum(axis=2)  # (P, J)
         dt = np.diff(self.grid)
         cum = np.concatenate([np.zeros((len(pts), 1)), np.cumsum(0.5 * (hazard[:, 1:] + hazard[:, :-1]) * dt, axis=1)],
                              axis=1)
@@ -493,7 +500,7 @@ class Clinic:
             frac = np.where(c_hi > c_lo, (target - c_lo) / (c_hi - c_lo), 0.0)
         day = self.grid[lo] + np.clip(frac, 0.0, 1.0) * (self.grid[jj] - self.grid[lo])
         when[pts[hit]] = (t_m[pts] + day)[hit]
-        cause[pts[hit]] = load[np.arange(len(pts)), :, jj].argmax(axis=1)[hit]
+        cause[pts[hit]] = load[np.arange(len(pts)), jj, :].argmax(axis=1)[hit]
         return when, cause, pts, burden.reshape(len(pts), n_org, -1).sum(axis=1)
 
     def _seeding_rates(self, h: CohortHistory) -> np.ndarray:
@@ -552,7 +559,7 @@ class Clinic:
                         luck=u_luck[row, slot])
 
     def _dysfunction_organ(self, clock: Clock, row, organ, seen, death, fallback, n: int) -> np.ndarray:
-        """Per patient, the detected organ whose burden weighed most (burden / tolerated burden) on
+        """Per patient, the detected organ whose failure load weighed most on
         the day of death (the fallback where no metastasis was detected by then)."""
         idx = np.flatnonzero(seen & np.isfinite(death[row]))
         if not idx.size:
@@ -560,7 +567,7 @@ class Clinic:
         n_org = len(self.organs.names)
         cells = clock.take(idx).cells_at(np.nextafter(death[row[idx]], -np.inf))
         seg = row[idx] * n_org + organ[idx]
-        load = np.bincount(seg, cells, n * n_org).reshape(n, n_org) / self.organs.tolerated_burden_cells[None, :]
+        load = self.organs.failure_load(np.bincount(seg, cells, n * n_org).reshape(n, n_org))
         has = np.bincount(seg, minlength=n * n_org).reshape(n, n_org) > 0
         best = np.where(has, load, -1.0).argmax(axis=1)
         return np.where(has.any(axis=1), best, fallback)
@@ -721,6 +728,19 @@ class Staging:
     m1: np.ndarray
     deposit_left: np.ndarray
     deposit_cells: np.ndarray
+
+
+def bone_model_refusal(p: ParameterSet, err: Exception) -> ScenarioError:
+    """A clear one-line refusal for parameters (each in its range) with which a bone lesion has
+    no finite course, naming the ``bone.*`` values that differ from the defaults."""
+    from seedsoil.params import default_parameters
+
+    ref = default_parameters()
+    changed = {k: p[k] for k in p if k.startswith("bone.") and p[k] != ref[k]}
+    shown = ", ".join(f"{k} = {v:g}" for k, v in changed.items()) or "the defaults"
+    return ScenarioError("scenario parameters", "parameters", _MISSING,
+                         f"{err}; together these bone-model values give a bone lesion no finite course ({shown}): "
+                         "move them towards their published values (seedsoil params --show bone.NAME)")
 
 
 def _oldest(c: Colonies, n_org: int, k: int) -> np.ndarray:

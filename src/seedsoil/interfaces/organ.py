@@ -38,7 +38,7 @@ from seedsoil.biology.bone import (
     BoneParameters,
     agent_kinetics,
 )
-from seedsoil.biology.organs import ORGANS, SYMPTOMS, OrganTable
+from seedsoil.biology.organs import FAILURE_MODES, ORGANS, SYMPTOMS, OrganTable
 from seedsoil.biology.traits import Traits, subtype_traits
 from seedsoil.params import ParameterSet
 from seedsoil.params.bone_sets import bone_model_values
@@ -290,16 +290,28 @@ def save_bone(run: BoneRun, out: str | os.PathLike, fmt: str = "csv",
 
 # -- the other organs --------------------------------------------------------------------------------
 def soil_table(registry: ParameterSet) -> pd.DataFrame:
-    """One row per organ: the soil fields and the symptoms of a metastasis there."""
+    """One row per organ: the soil fields, the symptoms of a metastasis there and how it kills
+    (its way of killing and its complication, with the complication's burden and harm)."""
     organs = OrganTable.from_params(registry)
     df = pd.DataFrame({f: getattr(organs, f) for f in SOIL_FIELDS}, index=pd.Index(ORGANS, name="organ"))
     df["symptoms"] = [symptoms(o) for o in ORGANS]
+    df["failure_exponent"] = organs.failure_exponent
+    df["kills_by"] = [kills_by(o, registry) for o in ORGANS]
     return df
 
 
 def symptoms(organ: str) -> str:
     """What a metastasis in ``organ`` causes, as text (``-`` when typically silent)."""
     return ", ".join(SYMPTOMS.get(organ, ())) or "-"
+
+
+def kills_by(organ: str, registry: ParameterSet) -> str:
+    """How a metastasis in ``organ`` kills, as text: its way of failing and, where it has one
+    with harm, its complication (``biology.organs.FAILURE_MODES``)."""
+    mode, complication = FAILURE_MODES[organ]
+    if complication and registry[f"organ.{organ}.complication_hazard_fold"] > 0:
+        return f"{mode}; {complication}"
+    return mode
 
 
 def default_traits(registry: ParameterSet, subtype: str) -> Traits:
@@ -471,6 +483,20 @@ def print_soil(console, registry: ParameterSet, organs: Sequence[str] = ORGANS, 
         row = soil.loc[o]
         table.add_row(o, *[_num(float(row[f])) for f in SOIL_FIELDS], Text(row["symptoms"]))
     console.print(table)
+    kills = Table(title="How a metastasis there kills (death hazard per day: mortality.burden_hazard_per_day x "
+                        "(burden / tolerated)^exponent + the complication's harm)")
+    kills.add_column("organ", no_wrap=True)
+    kills.add_column("kills by")
+    kills.add_column("exponent", justify="right")
+    kills.add_column("complication\nhalf-established\n(cells)", justify="right")
+    kills.add_column("complication\nharm (1/day)", justify="right")
+    k = registry["mortality.burden_hazard_per_day"]
+    for o in organs:
+        fold = registry[f"organ.{o}.complication_hazard_fold"]
+        kills.add_row(o, Text(soil.loc[o, "kills_by"]), _num(float(soil.loc[o, "failure_exponent"])),
+                      _num(registry[f"organ.{o}.complication_cells"]) if fold > 0 else "-",
+                      _num(k * fold) if fold > 0 else "-")
+    console.print(kills)
 
 
 def print_bone(console, run: BoneRun, registry: ParameterSet) -> None:

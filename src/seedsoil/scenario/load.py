@@ -317,6 +317,18 @@ def _cross_checks(p: ParameterSet) -> Iterator[tuple[str, float, str]]:
                f"with that capacity diagnosis.size_max_mm must be below {fits:.3g}")
     if p["nodes.sentinel_count"] > p["nodes.count"]:
         yield ("nodes.sentinel_count", p["nodes.sentinel_count"], f"must not exceed nodes.count ({p['nodes.count']:g})")
+    g11, g21, g12, g22 = (p[f"bone.{k}"] for k in ("g11", "g21", "g12", "g22"))
+    gamma = g12 * g21 - (1.0 - g11) * (1.0 - g22)
+    if abs(gamma) < GAMMA_MIN:
+        yield ("bone.g11", g11,
+               f"with bone.g21 = {g21:g}, bone.g12 = {g12:g} and bone.g22 = {g22:g} the bone model's "
+               f"g12 g21 - (1 - g11)(1 - g22) is {gamma:.3g}: its steady state (Komarova et al. 2003) is "
+               f"undefined unless this is at least {GAMMA_MIN:g} away from 0")
+
+
+GAMMA_MIN = 1e-3
+"""Smallest |gamma| of the bone model accepted: its steady state raises ratios of rates to powers
+1/gamma, which overflow as gamma nears 0."""
 
 
 _FILE_KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
