@@ -233,11 +233,15 @@ def test_lesions_do_not_outnumber_colonies(patients, lesions):
 
 
 def test_lesion_is_at_least_its_organ_detection_size(cohort, lesions):
-    """Metastases are found at their organ's detection size (larger only if present at diagnosis,
-    where the staging work-up finds them from staging.workup_detection_fold of that size)."""
+    """Metastases are found at their organ's detection size, or from staging.workup_detection_fold
+    of that size by a staging work-up: at diagnosis, and at the first distant relapse in every organ
+    but the brain (clinic.guideline.RELAPSE_WORKUP_SKIPS)."""
     organs = OrganTable.from_params(cohort.params)
     detect_mm = lesions["organ"].map(dict(zip(organs.names, organs.detection_mm, strict=True)))
-    detect_mm = detect_mm.where(lesions["detection_day"] > 0, detect_mm * cohort.params["staging.workup_detection_fold"])
+    first = lesions["patient_id"].map(cohort.patients.set_index("patient_id")["distant_metastasis_day"])
+    work_up = (lesions["detection_day"] <= 0) | (np.isclose(lesions["detection_day"], first)
+                                                  & (lesions["organ"] != "brain"))
+    detect_mm = detect_mm.where(~work_up, detect_mm * cohort.params["staging.workup_detection_fold"])
     small = lesions[lesions["size_mm"] < detect_mm * (1 - 1e-6)]
     assert small.empty, small.assign(detection_mm=detect_mm[small.index]).head(10).to_string()
 

@@ -187,8 +187,8 @@ def known() -> T.Cohort:
     ("dissemination.ctc_positive", 3 / 9 * 100, 9),         # stage IV excluded: CTC >= 1 in 3 of 9
     ("dissemination.tmem_median_cases", 80.0, 5),           # median of 80, 90, 100, 40, 30
     ("dissemination.tmem_median_controls", 50.0, 5),        # median of 20, 60, 50, 70, 10
-    ("sites.her2.brain", 2 / 3 * 100, 3),                   # HER2 relapsed: 3, brain in 2
-    ("sites.her2.bone", 1 / 3 * 100, 3),
+    ("sites.her2.brain", 1 / 2 * 100, 2),                   # HER2 relapsed after surgery (M0): 2, brain in 1
+    ("sites.her2.bone", 1 / 2 * 100, 2),                    # (the M1 patient is not a relapse)
     ("sites.luminal_a.bone", 100.0, 2),
     ("lobular.ilc.gastrointestinal", 1 / 3 * 100, 3),       # ILC: 3 patients (all of them, not the relapsed), 1 GI
     ("lobular.idc.gastrointestinal", 0.0, 7),

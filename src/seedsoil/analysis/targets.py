@@ -410,8 +410,10 @@ class Cohort:
 
     @cached_property
     def site_counts(self) -> dict[str, tuple[dict[str, int], int]]:
-        """subtype -> ({organ: relapsed patients with it}, relapsed patients)."""
-        return _organ_counts(site_shares_by_subtype(self.patients))
+        """subtype -> ({organ: relapsed patients with it}, relapsed patients): patients without
+        metastases at diagnosis (M0) who relapse, as in the source (relapses after curative surgery)."""
+        p = self.patients
+        return _organ_counts(site_shares_by_subtype(p[p["M"] == "M0"] if "M" in p.columns else p))
 
     @cached_property
     def histology_counts(self) -> dict[str, tuple[dict[str, int], int]]:

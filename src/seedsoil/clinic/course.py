@@ -22,7 +22,7 @@ from seedsoil.biology.growth import Gompertz, WarpedGompertz, cells_to_diameter,
 from seedsoil.biology.organs import SYMPTOMS, OrganTable
 from seedsoil.biology.therapy import norton_simon_log_kill
 from seedsoil.clinic.clock import Clock
-from seedsoil.clinic.guideline import REGIMENS, TreatmentPlan, assign, line_regimens
+from seedsoil.clinic.guideline import RELAPSE_WORKUP_SKIPS, REGIMENS, TreatmentPlan, assign, line_regimens
 from seedsoil.clinic.records import ClinicalBlock, Labels, LesionRecords, PatientRecords
 from seedsoil.clinic.staging import (M_CATEGORIES, N_CATEGORIES, STAGE_GROUPS, STAGE_TABLE, T_CATEGORIES, n_codes,
                                      t_codes)
@@ -140,6 +140,7 @@ class Clinic:
         self.detect_cells = diameter_to_cells(organs.detection_mm, self.per_mm3)
         self.workup_cells = diameter_to_cells(organs.detection_mm * params["staging.workup_detection_fold"],
                                               self.per_mm3)
+        self.relapse_workup_cells = np.where(np.isin(organs.names, RELAPSE_WORKUP_SKIPS), np.inf, self.workup_cells)
         self.node_clinical_cells = float(diameter_to_cells(params["nodes.clinical_detection_mm"], self.per_mm3))
         self.brain, self.bone = organs.names.index("brain"), organs.names.index("bone")
         g = np.geomspace(BURDEN_GRID_FIRST_DAY, FAILURE_SEARCH_YEARS * DAYS_PER_YEAR, BURDEN_GRID - 1)
@@ -292,6 +293,19 @@ class Clinic:
             return log_kill, extra
 
         return Clock.build(law, founded, luck, T, S, kill)
+
+    def _restaged(self, clock: Clock, c: Colonies, law, t_m: np.ndarray) -> np.ndarray:
+        """Colonies the staging work-up at the first distant relapse finds: the same imaging as at
+        diagnosis (``staging.workup_detection_fold`` x their organ's detection diameter) on that day
+        (just before the first line acts), in an organ it images (not the brain:
+        :data:`~seedsoil.clinic.guideline.RELAPSE_WORKUP_SKIPS`)."""
+        t = t_m[c.row]
+        out = np.zeros(len(c), dtype=bool)
+        idx = np.flatnonzero(np.isfinite(t) & np.isfinite(self.relapse_workup_cells[c.organ]))
+        if idx.size:
+            age = clock.take(idx).age_at(np.nextafter(t[idx], -np.inf))
+            out[idx] = (age >= 0) & (age >= law.take(idx).time_to(self.relapse_workup_cells[c.organ[idx]]))
+        return out
 
     def _lines(self, h: CohortHistory, plan: TreatmentPlan, clock: Clock, rows: np.ndarray, organ: np.ndarray,
                t_m: np.ndarray, z: np.ndarray, speed: np.ndarray | None = None) -> np.ndarray:
@@ -604,8 +618,11 @@ class Clinic:
                                                                      t_dx[c.row])), c.row, n)
         t_m = np.where(np.isfinite(first), np.maximum(first, t_dx), np.inf)
         clock = self._adjuvant_clock(h, plan, c.row, law, c.founded, c.luck, c.organ, "colony", t_m)
+        # the work-up at the first relapse finds the other lesions then of imaging size (brain only with symptoms)
+        restaged = self._restaged(clock, c, law, t_m)
         # 2. metastatic lines, then death from organ dysfunction or other causes
         pre_detect = np.where(at_dx, t_dx[c.row], np.maximum(clock.first_reach(a_detect), t_dx[c.row]))
+        pre_detect = np.where(restaged, np.minimum(pre_detect, t_m[c.row]), pre_detect)
         bone_treated, bone_speed = self._metastatic_bone_agent(h, plan, clock, c, t_m, pre_detect)
         starts = self._lines(h, plan, clock, c.row, c.organ, t_m, z_lines, bone_speed)
         organ_death, organ_idx, followed, burden = self._burden_death(h, clock, c, t_m, e_burden)
@@ -614,6 +631,7 @@ class Clinic:
         horizon_day = t_dx + self.horizon
         end = np.minimum(death, horizon_day)
         detect = np.where(at_dx, t_dx[c.row], np.maximum(clock.first_reach(a_detect), t_dx[c.row]))
+        detect = np.where(restaged, np.minimum(detect, t_m[c.row]), detect)
         # metastases seed metastases: new colonies from the metastatic burden until death
         new = self._secondary_seeds(h, followed, burden, t_m, end, u_seeds, u_when, u_luck)
         if len(new):
