@@ -269,3 +269,11 @@ def test_a_scenario_whose_bone_model_diverges_is_refused_in_one_line():
     with pytest.raises(ScenarioError, match="bone.tgf_release = 100") as err:
         seedsoil.simulate(sc, params=p, patients=200, seed=3, workers=1)
     assert "\n" not in str(err.value)
+
+
+def test_solve_refuses_evaluation_days_outside_the_course():
+    m = BoneModel(BoneParameters.from_values(bone.komarova_values()))
+    for bad in ([0.0, 500.0], [10.0, 5.0], [-1.0, 10.0], []):
+        with pytest.raises(ValueError, match="t_eval"):
+            m.solve(100.0, t_eval=np.array(bad))
+    assert m.solve(100.0, t_eval=np.array([0.0, 50.0, 100.0])).t.tolist() == [0.0, 50.0, 100.0]

@@ -354,6 +354,8 @@ class BoneModel:
             raise ValueError(f"days = {days!r}: must be a positive number of days")
         p = self.params
         t_eval = np.linspace(0.0, days, int(days) + 1) if t_eval is None else np.asarray(t_eval, dtype=float)
+        if t_eval.ndim != 1 or not t_eval.size or np.any(np.diff(t_eval) < 0) or t_eval[0] < 0 or t_eval[-1] > days:
+            raise ValueError(f"t_eval must be non-decreasing days within [0, {days:g}]")
         edges = np.r_[0.0, self.breakpoints(days), days]
         y = np.array([p.c0, p.b0, p.z0, math.log(p.t0) if p.has_tumour else 0.0])
         out = np.empty((4, len(t_eval)))
