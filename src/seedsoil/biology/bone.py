@@ -56,6 +56,12 @@ class BoneModelError(ValueError):
     outgrow their removal, or the steady state is undefined)."""
 
 
+def gamma(g11: float, g21: float, g12: float, g22: float) -> float:
+    """Komarova's gamma ``g12 g21 - (1 - g11)(1 - g22)`` of the four exponents: the steady state
+    raises rate ratios to powers 1/gamma, so it is undefined at 0 (Ayati's with tumour-bent exponents)."""
+    return g12 * g21 - (1.0 - g11) * (1.0 - g22)
+
+
 def komarova_values() -> dict[str, float]:
     """Komarova 2003's published values (BIOMD0000000148), for doctests and defaults."""
     return {"alpha1": 3.0, "alpha2": 4.0, "beta1": 0.2, "beta2": 0.02, "g11": 0.5, "g21": -0.5, "g12": 1.0,
@@ -161,8 +167,7 @@ class BoneParameters:
     # -- steady states (closed form) ---------------------------------------------------------
     def gamma_reference(self) -> float:
         """Ayati's gamma (Komarova's when every r is 0): ``g12' g21' - (1 - g11') (1 - g22')``."""
-        g11, g21, g12, g22 = self._exponents(1.0)
-        return g12 * g21 - (1.0 - g11) * (1.0 - g22)
+        return gamma(*self._exponents(1.0))
 
     def _exponents(self, s):
         return (self.g11 * (1.0 + self.r11 * s), self.g21 * (1.0 + self.r21 * s),
@@ -177,7 +182,7 @@ class BoneParameters:
         With ``rankl_gain`` > 0 the RANKL factor at ``s`` enters as a larger alpha1."""
         s = (self.reference_signal if self.has_tumour else 0.0) if signal is None else signal
         g11, g21, g12, g22 = self._exponents(s)
-        gam = g12 * g21 - (1.0 - g11) * (1.0 - g22)
+        gam = gamma(g11, g21, g12, g22)
         a1 = self.alpha1 * (1.0 + self.rankl_gain * s) if signal is not None else self.alpha1
         q1, q2 = self.beta1 / a1, self.beta2 / self.alpha2
         if gam == 0:

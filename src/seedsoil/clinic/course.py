@@ -620,9 +620,13 @@ class Clinic:
         clock = self._adjuvant_clock(h, plan, c.row, law, c.founded, c.luck, c.organ, "colony", t_m)
         # the work-up at the first relapse finds the other lesions then of imaging size (brain only with symptoms)
         restaged = self._restaged(clock, c, law, t_m)
+
+        def detected() -> np.ndarray:  # detection days on the clock as it stands (lines change it)
+            d = np.where(at_dx, t_dx[c.row], np.maximum(clock.first_reach(a_detect), t_dx[c.row]))
+            return np.where(restaged, np.minimum(d, t_m[c.row]), d)
+
         # 2. metastatic lines, then death from organ dysfunction or other causes
-        pre_detect = np.where(at_dx, t_dx[c.row], np.maximum(clock.first_reach(a_detect), t_dx[c.row]))
-        pre_detect = np.where(restaged, np.minimum(pre_detect, t_m[c.row]), pre_detect)
+        pre_detect = detected()
         bone_treated, bone_speed = self._metastatic_bone_agent(h, plan, clock, c, t_m, pre_detect)
         starts = self._lines(h, plan, clock, c.row, c.organ, t_m, z_lines, bone_speed)
         organ_death, organ_idx, followed, burden = self._burden_death(h, clock, c, t_m, e_burden)
@@ -630,8 +634,7 @@ class Clinic:
         death = np.minimum(organ_death, other)
         horizon_day = t_dx + self.horizon
         end = np.minimum(death, horizon_day)
-        detect = np.where(at_dx, t_dx[c.row], np.maximum(clock.first_reach(a_detect), t_dx[c.row]))
-        detect = np.where(restaged, np.minimum(detect, t_m[c.row]), detect)
+        detect = detected()
         # metastases seed metastases: new colonies from the metastatic burden until death
         new = self._secondary_seeds(h, followed, burden, t_m, end, u_seeds, u_when, u_luck)
         if len(new):

@@ -24,6 +24,7 @@ import annotated_types as at
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
+from seedsoil.biology.bone import gamma as bone_gamma
 from seedsoil.biology.growth import cells_to_diameter, diameter_to_cells
 from seedsoil.params import ParameterSet, default_parameters
 from seedsoil.scenario.model import Scenario
@@ -318,11 +319,11 @@ def _cross_checks(p: ParameterSet) -> Iterator[tuple[str, float, str]]:
     if p["nodes.sentinel_count"] > p["nodes.count"]:
         yield ("nodes.sentinel_count", p["nodes.sentinel_count"], f"must not exceed nodes.count ({p['nodes.count']:g})")
     g11, g21, g12, g22 = (p[f"bone.{k}"] for k in ("g11", "g21", "g12", "g22"))
-    gamma = g12 * g21 - (1.0 - g11) * (1.0 - g22)
-    if abs(gamma) < GAMMA_MIN:
+    gam = bone_gamma(g11, g21, g12, g22)
+    if abs(gam) < GAMMA_MIN:
         yield ("bone.g11", g11,
                f"with bone.g21 = {g21:g}, bone.g12 = {g12:g} and bone.g22 = {g22:g} the bone model's "
-               f"g12 g21 - (1 - g11)(1 - g22) is {gamma:.3g}: its steady state (Komarova et al. 2003) is "
+               f"g12 g21 - (1 - g11)(1 - g22) is {gam:.3g}: its steady state (Komarova et al. 2003) is "
                f"undefined unless this is at least {GAMMA_MIN:g} away from 0")
 
 
