@@ -70,7 +70,7 @@ def test_cohort_is_not_degenerate(patients, lesions):
     assert (patients["M"] == "M1").sum() >= 5
     assert patients["regional_recurrence_day"].notna().sum() >= 5
     assert len(lesions) > 100
-    assert set(lesions["origin"]) == {"direct", "dormant"}
+    assert {"direct", "dormant"} <= set(lesions["origin"]) <= {"direct", "dormant", "metastasis"}
 
 
 # ----- times and events -------------------------------------------------------------------------
@@ -222,7 +222,7 @@ def test_lesions_belong_to_patients_and_precede_death(patients, lesions):
 
 def test_lesion_fields_are_valid(cohort, lesions):
     assert set(lesions["organ"]) <= set(ORGANS), set(lesions["organ"]) - set(ORGANS)
-    assert set(lesions["origin"]) <= {"direct", "dormant"}
+    assert set(lesions["origin"]) <= {"direct", "dormant", "metastasis"}
     assert set(lesions["clone"]) <= {c.name for c in cohort.scenario.clones}
     assert (lesions["size_mm"] > 0).all()
 

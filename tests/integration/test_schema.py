@@ -146,7 +146,7 @@ def test_categorical_values_are_those_of_the_doc(tables, column):
 
 
 def test_lesion_and_funnel_labels(tables):
-    assert set(tables["lesions"]["origin"]) <= {"direct", "dormant"}
+    assert set(tables["lesions"]["origin"]) <= {"direct", "dormant", "metastasis"}
     assert set(tables["lesions"]["organ"]) <= set(ORGANS)
     f = tables["funnel"]
     assert set(f["stage"]) <= set(STAGES)

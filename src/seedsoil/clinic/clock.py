@@ -131,8 +131,10 @@ class Clock:
         law = self.law.column() if age.ndim == 2 else self.law
         return np.where(age >= 0, law.size(np.maximum(age, 0.0)), 0.0)
 
-    def first_reach(self, target_age: np.ndarray) -> np.ndarray:
-        """First absolute day on which each growth's age reaches ``target_age`` (inf if never)."""
+    def first_reach(self, target_age: np.ndarray, after: np.ndarray | None = None) -> np.ndarray:
+        """First absolute day on which each growth's age reaches ``target_age`` (inf if never);
+        with ``after`` (absolute days, per growth), the first such day strictly later than it (a
+        regrowth after a kill counts again)."""
         T, A, S, f = self.T, self.A, self.S, self.founded[:, None]
         ends = np.concatenate([T[:, 1:], np.full((len(self), 1), np.inf)], axis=1)
         start = np.maximum(T, f)
@@ -140,8 +142,12 @@ class Clock:
         with np.errstate(divide="ignore", invalid="ignore"):
             at_start = A >= target
             cross = np.where(at_start, start, np.where(S > 0, start + (target - A) / S, np.inf))
+            if after is not None:  # ages only rise within a segment: the first day past ``after``
+                cross = np.maximum(cross, np.nextafter(np.asarray(after, dtype=float), np.inf)[:, None])
         # a crossing at a segment's end counts (the age there, before any kill, reached the target)
         valid = (start <= ends) & (cross <= ends + CROSSING_SLACK_DAYS) & np.isfinite(start) \
             & (cross < self.dead[:, None])
+        if after is not None:  # segments that end by ``after`` are over
+            valid &= ends > np.asarray(after, dtype=float)[:, None]
         return np.where(valid, np.minimum(cross, ends), np.inf).min(axis=1)
 

@@ -97,6 +97,16 @@ BURDEN_GRID_FIRST_DAY = 1.0
 """First positive point of the burden grid (days after the first metastasis)."""
 PRESENTATION_OFFSET_DAYS = 1e-6
 """The burden at presentation is read just before the first line's kill (days)."""
+SEEDING_ROUTES = ("venous", "arterial", "pleural", "lymphatic")
+"""How metastases seed metastases (:meth:`Clinic._seeding_rates`): blood from metastases outside the
+lung (lung capillaries first), blood from lung metastases (arterial), lung metastases growing into
+the pleura, lymph to the distant nodes."""
+SILENT_SEEDING_GRID_STEP = 3
+"""The burden before the first detection is read on every third point of the burden grid, mirrored
+back from it (dense near the detection, where most cell-days are)."""
+BRAIN_LOCAL_AFTER_LINES = 2
+"""Local treatments of brain metastases that appear after a patient's last systemic line (repeated
+radiosurgery or whole-brain radiotherapy): at most this many rounds."""
 MAX_SECONDARY_SEEDS = 32
 """Most colonies metastases seed in one patient (the default cohort's expectation is about 0.1
 per relapsed patient; the ``small`` scenario's, with the soil's hostility lifted, about 2)."""
@@ -310,8 +320,8 @@ class Clinic:
     def _lines(self, h: CohortHistory, plan: TreatmentPlan, clock: Clock, rows: np.ndarray, organ: np.ndarray,
                t_m: np.ndarray, z: np.ndarray, speed: np.ndarray | None = None) -> np.ndarray:
         """Metastatic lines from ``t_m``: each kills the sensitive cells of every colony it reaches
-        (a resistant share survives), brain metastases found by its start are also treated locally
-        (``metastatic.brain_local_log_kill.<era>``), and it lasts until the largest reachable colony has regrown to
+        (a resistant share survives), brain metastases found by its start, or as they appear on it or
+        after the last line, are also treated locally (``metastatic.brain_local_log_kill.<era>``), and it lasts until the largest reachable colony has regrown to
         its size at the line's start, or at least until the first assessment. Returns each
         patient's line start days (patients, max lines; inf where none)."""
         p, n = self.p, len(h)
@@ -353,7 +363,35 @@ class Clinic:
             j = np.maximum(idx, 0)
             drop = np.where((idx >= 0) & reach[j], before[j] - after[j], 0.0)
             t = t + np.maximum(p["metastatic.evaluation_days"], drop)
+            self._brain_local(clock, rows, brain, starts[:, k], t, local_kill)
+        # brain metastases that appear after the last line are still treated locally
+        for _ in range(BRAIN_LOCAL_AFTER_LINES):
+            last = np.where(np.isfinite(starts[:, 0])[rows], clock.T[:, -1], np.inf)
+            self._brain_local(clock, rows, brain, last, end, local_kill, per_growth=True)
         return starts
+
+    def _brain_local(self, clock: Clock, rows: np.ndarray, brain: np.ndarray, after: np.ndarray,
+                     before: np.ndarray, log_kill: float, per_growth: bool = False) -> None:
+        """Local treatment (surgery, radiosurgery, whole-brain radiotherapy: natural-log kill
+        ``log_kill``) of each brain metastasis on the day it is found (reaches the brain's detection
+        size) between ``after`` and ``before`` (absolute days per patient; per growth where
+        ``per_growth``), on the current line: a symptomatic brain metastasis is treated when it
+        appears (ESMO ABC 5, Cardoso et al. 2020 Ann Oncol 31:1623), not at the next line."""
+        lo = after if per_growth else after[rows]
+        idx = np.flatnonzero(brain & np.isfinite(lo))
+        if not idx.size:
+            return
+        sub = clock.take(idx)
+        d = sub.first_reach(sub.law.time_to(self.detect_cells[self.brain]), after=lo[idx])
+        hit = d < before[rows[idx]]
+        if not hit.any():
+            return
+        when = clock.T[:, -1].copy()  # the others get an empty boundary on their last one
+        when[idx[hit]] = d[hit]
+        treat = np.zeros(len(rows), dtype=bool)
+        treat[idx[hit]] = True
+        clock.extend(when, clock.S[:, -1].copy(), lambda _k, cells, alive: (np.where(treat & alive, log_kill, 0.0),
+                                                                             np.ones(len(rows))))
 
     # -- bone: the metastatic bone agent and skeletal-related events ------------------------------
     def _metastatic_bone_agent(self, h: CohortHistory, plan: TreatmentPlan, clock: Clock, c: Colonies,
@@ -476,11 +514,11 @@ class Clinic:
         organs of each organ's failure load (its way of killing: :func:`seedsoil.biology.organs.failure_load`
         of its burden and reserve), on a geometric grid from the first metastasis;
         inversion of unit exponentials ``e``. Returns (absolute day or inf, organ weighing most,
-        patients followed, their total burden on the grid (patients, grid))."""
+        patients followed, their burden by organ on the grid (patients, organs, grid))."""
         n, n_org = len(h), len(self.organs.names)
         when = np.full(n, np.inf)
         cause = np.full(n, -1)
-        nothing = (when, cause, np.empty(0, dtype=np.int64), np.empty((0, len(self.grid))))
+        nothing = (when, cause, np.empty(0, dtype=np.int64), np.empty((0, n_org, len(self.grid))))
         if not len(c):
             return nothing
         idx = np.flatnonzero(np.isfinite(t_m[c.row]))
@@ -515,46 +553,68 @@ class Clinic:
         day = self.grid[lo] + np.clip(frac, 0.0, 1.0) * (self.grid[jj] - self.grid[lo])
         when[pts[hit]] = (t_m[pts] + day)[hit]
         cause[pts[hit]] = load[np.arange(len(pts)), jj, :].argmax(axis=1)[hit]
-        return when, cause, pts, burden.reshape(len(pts), n_org, -1).sum(axis=1)
+        return when, cause, pts, burden.reshape(len(pts), n_org, -1)
 
     def _seeding_rates(self, h: CohortHistory) -> np.ndarray:
-        """Colonies founded per metastatic cell-day in each organ, per trait combination (keys, organs):
-        blood entry (``dissemination.metastasis_blood_fold`` x the reference TMEM shedding), then
-        circulation, arrest, extravasation and direct progression, as for the primary's seeds."""
+        """Colonies founded per metastatic cell-day in each organ, per route (:data:`SEEDING_ROUTES`)
+        and trait combination (routes, keys, organs). Through the blood: entry
+        (``dissemination.metastasis_blood_fold`` x the reference TMEM shedding), then circulation,
+        arrest, extravasation and direct progression, as for the primary's seeds; venous from
+        metastases outside the lung (the lung's capillaries first), arterial from lung metastases
+        (they shed into the pulmonary veins, so their cells reach the brain and the other organs
+        without the lung filter, as in the intracardiac assay). Without the blood: lung metastases
+        grow into the visceral pleura (``spread.lung_pleura_per_cell_day``) and metastases drain
+        to the lymph nodes beyond the breast's (``spread.distant_nodes_per_cell_day``)."""
         if self._rates is None:
             p, table, organs = self.p, h.traits, self.organs
             fates = cascade.fate_shares(organs)[:, 1]
             bd = cascade.birth_death_survival(p)
             ref = p["tmem.reference_score"]
-            per_clone = []
-            for c in range(len(table.clone_names)):
-                def one(t):
-                    blood = cascade.shedding(t, ref, p).blood * cascade.circulation_survival(t, p)  # (2,)
-                    prog = cascade.progression_prob(t, organs, p, 0.0) * bd  # (2, O)
-                    return (blood[:, None] * cascade.arrest_distribution(t, organs, p) * prog).sum(axis=0) \
-                        * cascade.extravasation(t, organs, p) * fates
-                per_clone.append(table.per_key(c, one))
-            self._rates = np.einsum("c,cko->ko", table.shares, np.stack(per_clone)) * p["dissemination.metastasis_blood_fold"]
+            routes = []
+            for first_pass in ("lung", "none"):
+                per_clone = []
+                for c in range(len(table.clone_names)):
+                    def one(t, first_pass=first_pass):
+                        blood = cascade.shedding(t, ref, p).blood * cascade.circulation_survival(t, p)  # (2,)
+                        prog = cascade.progression_prob(t, organs, p, 0.0) * bd  # (2, O)
+                        arrest = cascade.arrest_distribution(t, organs, p, first_pass=first_pass)
+                        return (blood[:, None] * arrest * prog).sum(axis=0) * cascade.extravasation(t, organs, p) * fates
+                    per_clone.append(table.per_key(c, one))
+                routes.append(np.einsum("c,cko->ko", table.shares, np.stack(per_clone))
+                              * p["dissemination.metastasis_blood_fold"])
+            keys = routes[0].shape[0]
+            for organ, key in (("pleura", "spread.lung_pleura_per_cell_day"),
+                               ("distant_nodes", "spread.distant_nodes_per_cell_day")):
+                r = np.zeros((keys, len(organs.names)))
+                r[:, organs.names.index(organ)] = p[key]
+                routes.append(r)
+            self._rates = np.stack(routes)
         return self._rates
 
-    def _secondary_seeds(self, h: CohortHistory, pts: np.ndarray, burden: np.ndarray, t_m: np.ndarray,
-                         end: np.ndarray, u_count: np.ndarray, u_when: np.ndarray, u_luck: np.ndarray) -> Colonies:
-        """Colonies seeded by the metastases themselves between the first metastasis and the end of
-        follow-up: per organ a Poisson count (intensity = seeding rate x burden on the burden grid,
-        by inversion of ``u_count``), founding days by inversion of the cumulative burden (linear
-        within grid cells), at most :data:`MAX_SECONDARY_SEEDS` per patient, each reading her own
-        uniforms (so her draws do not depend on the block's other patients). They grow untreated
-        (a simplification: later lines do not act on them) and do not add to the burden that sets
-        the death hazard."""
+    def _route_burden(self, burden: np.ndarray) -> np.ndarray:
+        """Burden by organ (P, O, J) -> the burden each route (:data:`SEEDING_ROUTES`) carries
+        (P, routes, J): outside the lung, in the lung, in the lung, outside the distant nodes."""
+        names = self.organs.names
+        in_lung = burden[:, names.index("lung"), :]
+        total = burden.sum(axis=1)
+        return np.stack([total - in_lung, in_lung, in_lung, total - burden[:, names.index("distant_nodes"), :]], axis=1)
+
+    def _seeds_from_burden(self, h: CohortHistory, pts: np.ndarray, times: np.ndarray, burden: np.ndarray,
+                           stop: np.ndarray, u_count: np.ndarray, u_when: np.ndarray, u_luck: np.ndarray) -> Colonies:
+        """Colonies seeded by metastases of burden ``burden`` (P, routes, J: cells at ``times``, P x J
+        absolute days, until ``stop``): per organ a Poisson count (intensity = each route's seeding
+        rate x its cell-days, by inversion of ``u_count``), founding days by inversion of that
+        organ's cumulative intensity (linear within grid cells), at most :data:`MAX_SECONDARY_SEEDS`
+        per patient, each reading her own uniforms (so her draws do not depend on the block's other
+        patients)."""
         if not len(pts):
             return Colonies()
-        rates = self._seeding_rates(h)[h.covariates.trait_key[pts]]  # (P, O)
-        times = t_m[pts][:, None] + self.grid[None, :]
-        stop = np.minimum(end[pts], t_m[pts] + self.grid[-1])
+        rates = self._seeding_rates(h)[:, h.covariates.trait_key[pts]].transpose(1, 0, 2)  # (P, routes, O)
         dt = np.clip(np.minimum(times[:, 1:], stop[:, None]) - times[:, :-1], 0.0, None)
-        cum = np.concatenate([np.zeros((len(pts), 1)), np.cumsum(0.5 * (burden[:, 1:] + burden[:, :-1]) * dt, axis=1)],
-                             axis=1)  # cell-days (P, J)
-        counts = poisson_from_uniform(u_count[pts], rates * cum[:, -1:])  # (P, O)
+        cum = np.concatenate([np.zeros(burden.shape[:2] + (1,)),
+                              np.cumsum(0.5 * (burden[:, :, 1:] + burden[:, :, :-1]) * dt[:, None, :], axis=2)],
+                             axis=2)  # cell-days (P, routes, J)
+        counts = poisson_from_uniform(u_count[pts], (rates * cum[:, :, -1:]).sum(axis=1))  # (P, O)
         r, o = np.nonzero(counts)
         r, o = np.repeat(r, counts[r, o]), np.repeat(o, counts[r, o])
         slot = np.arange(r.size) - np.searchsorted(r, r)  # the patient's j-th seed (r is sorted)
@@ -563,14 +623,36 @@ class Clinic:
         if not r.size:
             return Colonies()
         row = pts[r]
-        u = u_when[row, slot] * cum[r, -1]
-        j = np.clip((cum[r] < u[:, None]).sum(axis=1), 1, len(self.grid) - 1)
-        c0, c1 = cum[r, j - 1], cum[r, j]
+        curve = np.einsum("sk,skj->sj", rates[r, :, o], cum[r])  # this organ's intensity (seeds, J)
+        u = u_when[row, slot] * curve[:, -1]
+        j = np.clip((curve < u[:, None]).sum(axis=1), 1, times.shape[1] - 1)
+        s = np.arange(r.size)
+        c0, c1 = curve[s, j - 1], curve[s, j]
         frac = np.where(c1 > c0, (u - c0) / np.maximum(c1 - c0, 1e-300), 0.0)
         founded = times[r, j - 1] + frac * (times[r, j] - times[r, j - 1])
         return Colonies(row=row, organ=o, clone=np.zeros(r.size, dtype=np.int64), founded=founded,
                         origin=np.full(r.size, METASTATIC), rate=h.primary.law.rate[row] * self.organs.growth_fold[o],
                         luck=u_luck[row, slot])
+
+    def _seeds_before(self, h: CohortHistory, clock: Clock, c: Colonies, t_m: np.ndarray,
+                      u_count: np.ndarray, u_when: np.ndarray, u_luck: np.ndarray) -> Colonies:
+        """Colonies the metastases seed while they are still silent, from their founding to the
+        first distant detection ``t_m`` (the burden on :data:`SILENT_SEEDING_GRID_STEP` points of the
+        burden grid mirrored back from it). They
+        join the colonies the clinic follows, so lines, local treatment and the death hazard act on
+        them; one large enough to be found earlier is found at ``t_m``, by the work-up."""
+        idx = np.flatnonzero(np.isfinite(t_m[c.row]))
+        if not idx.size:
+            return Colonies()
+        pts, inv = np.unique(c.row[idx], return_inverse=True)
+        back = self.grid[::SILENT_SEEDING_GRID_STEP][::-1]
+        times = t_m[pts][:, None] - back[None, :]  # (P, J), increasing to t_m
+        cells = clock.take(idx).cells_at(np.nextafter(times[inv], -np.inf))
+        n_org = len(self.organs.names)
+        burden = np.zeros((len(pts) * n_org, len(back)))
+        np.add.at(burden, inv * n_org + c.organ[idx], cells)
+        return self._seeds_from_burden(h, pts, times, self._route_burden(burden.reshape(len(pts), n_org, -1)),
+                                       t_m[pts], u_count, u_when, u_luck)
 
     def _dysfunction_organ(self, clock: Clock, row, organ, seen, death, fallback, n: int) -> np.ndarray:
         """Per patient, the detected organ whose failure load weighed most on
@@ -606,6 +688,8 @@ class Clinic:
         u_seeds = rng.random((BLOCK_PATIENTS, n_org))[rows_in_block]
         u_when, u_luck = rng.random((2, BLOCK_PATIENTS, MAX_SECONDARY_SEEDS))[:, rows_in_block]
         u_vertebral = rng.random((BLOCK_PATIENTS, BURDEN_COLONIES + MAX_SECONDARY_SEEDS))[rows_in_block]
+        u_pre = rng.random((BLOCK_PATIENTS, n_org))[rows_in_block]
+        u_pre_when, u_pre_luck = rng.random((2, BLOCK_PATIENTS, MAX_SECONDARY_SEEDS))[:, rows_in_block]
         t_dx = h.primary.diagnosis_day
         never = np.full(n, np.inf)
         law = self.colony_law(h, c)
@@ -618,11 +702,21 @@ class Clinic:
                                                                      t_dx[c.row])), c.row, n)
         t_m = np.where(np.isfinite(first), np.maximum(first, t_dx), np.inf)
         clock = self._adjuvant_clock(h, plan, c.row, law, c.founded, c.luck, c.organ, "colony", t_m)
+        # metastases seed metastases while still silent: the clinic follows these too
+        pre = self._seeds_before(h, clock, c, t_m, u_pre, u_pre_when, u_pre_luck)
+        if len(pre):
+            plaw = self.colony_law(h, pre)
+            pclock = self._adjuvant_clock(h, plan, pre.row, plaw, pre.founded, pre.luck, pre.organ, "colony", t_m)
+            c, law, clock = Colonies.concat([c, pre]), law.concat(plaw), clock.concat(pclock)
+            a_detect = law.time_to(self.detect_cells[c.organ])
+            at_dx = np.concatenate([at_dx, np.zeros(len(pre), dtype=bool)])
+        late = c.origin == METASTATIC  # found at the first distant detection at the earliest
         # the work-up at the first relapse finds the other lesions then of imaging size (brain only with symptoms)
         restaged = self._restaged(clock, c, law, t_m)
 
         def detected() -> np.ndarray:  # detection days on the clock as it stands (lines change it)
             d = np.where(at_dx, t_dx[c.row], np.maximum(clock.first_reach(a_detect), t_dx[c.row]))
+            d = np.where(late, np.maximum(d, t_m[c.row]), d)
             return np.where(restaged, np.minimum(d, t_m[c.row]), d)
 
         # 2. metastatic lines, then death from organ dysfunction or other causes
@@ -636,7 +730,10 @@ class Clinic:
         end = np.minimum(death, horizon_day)
         detect = detected()
         # metastases seed metastases: new colonies from the metastatic burden until death
-        new = self._secondary_seeds(h, followed, burden, t_m, end, u_seeds, u_when, u_luck)
+        # (a simplification: later lines do not act on these, nor do they add to the death hazard)
+        new = self._seeds_from_burden(h, followed, t_m[followed][:, None] + self.grid[None, :],
+                                      self._route_burden(burden), np.minimum(end[followed], t_m[followed] + self.grid[-1]),
+                                      u_seeds, u_when, u_luck)
         if len(new):
             nlaw = self.colony_law(h, new)
             n_detect = new.founded + nlaw.time_to(self.detect_cells[new.organ])

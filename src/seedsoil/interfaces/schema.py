@@ -82,7 +82,8 @@ PATIENT_COLUMNS_SPEC: tuple[Column, ...] = (
     Column("n_colonies", "int64", False, "",
            "distant colonies seeded by the primary or axillary deposits that survived extinction (detected or not)"),
     Column("n_secondary_colonies", "int64", False, "",
-           "distant colonies seeded by metastases after the first one was found (not in the funnel)"),
+           "distant colonies seeded by metastases (through the blood, into the pleura, to distant nodes), "
+           "while still silent or after the first one was found (not in the funnel)"),
     Column("ctc_7_5ml", "int64", False, "",
            "circulating tumour units counted in a 7.5 mL blood draw at diagnosis "
            "(CellSearch-style; a cluster counts once)"),
@@ -107,7 +108,7 @@ LESION_COLUMNS_SPEC: tuple[Column, ...] = (
     Column("size_mm", "float64", True, "mm", "diameter at detection"),
     Column("clone", "string", False, "", "name of the clone that founded the colony"),
     Column("founded_day", "float64", True, "days", "colony founding time from diagnosis (negative = before diagnosis)"),
-    Column("origin", "string", False, "", '"direct", "dormant" or "metastatic" (seeded by a metastasis)'),
+    Column("origin", "string", False, "", '"direct", "dormant" or "metastasis" (seeded by a metastasis, while silent or after it was found)'),
     Column("symptoms", "string", False, "", 'what a metastasis in this organ causes, "; "-joined ("" for silent sites)'),
 )
 """lesions.parquet: one row per detected distant metastasis."""
