@@ -77,6 +77,27 @@ def _success_grid(p0: np.ndarray, gain: np.ndarray, prim: np.ndarray, cap: float
     return np.minimum(p0[:, None] * (1.0 + gain[:, None] * prim), cap)
 
 
+THIN_TO_SHARE = 0.9
+"""An extreme patient's founders are thinned to this share of :data:`MAX_EVENTS_PER_PATIENT` (so
+the binomial draw stays below it)."""
+
+
+def _thin_extreme(rng: np.random.Generator, counts: np.ndarray) -> np.ndarray:
+    """Counts (rows, ...) with each row holding more than :data:`MAX_EVENTS_PER_PATIENT` founders
+    thinned binomially to about that many: a patient that extreme (about one in 200,000 default
+    patients since the site refit) has widespread disease at diagnosis, and the clinic follows her
+    oldest colonies per organ either way; her ``n_colonies`` counts the thinned set. The rest are
+    untouched (no draw), so only blocks holding such a patient change."""
+    per = counts.reshape(len(counts), -1).sum(axis=1)
+    over = np.flatnonzero(per > MAX_EVENTS_PER_PATIENT)
+    if not over.size:
+        return counts
+    counts = counts.copy()
+    keep = (MAX_EVENTS_PER_PATIENT * THIN_TO_SHARE / per[over]).reshape((-1,) + (1,) * (counts.ndim - 1))
+    counts[over] = rng.binomial(counts[over], keep)
+    return counts
+
+
 def _expand(counts: np.ndarray):
     """Indices (r, u, o) repeated by ``counts[r, u, o]``: one entry per event (counts checked by
     :meth:`FastEngine._check_events`)."""
@@ -219,6 +240,7 @@ class FastEngine(Engine):
         (x P(awakening before surgery) for dormant cells, ``wake_g``), then the awakening day.
         Success is linear in priming unless capped, so arrival cells are found from two per-row
         cumulative profiles; founders whose success is capped somewhere use their full weights."""
+        n = _thin_extreme(rng, n)
         self._check_events(n, rows, start, "colony founders")
         r, u, o = _expand(n)
         if len(r) == 0:

@@ -156,5 +156,23 @@ def _fill(folder: RunFolder, chunks: list[Chunk], sc: Scenario, p: ParameterSet,
     return Result.load_tables(out, sc, p, s, eng, columns=SUMMARY_COLUMNS)
 
 
+def trial(spec: str | Path, *, repeats: int = 1, seed: int = DEFAULT_SEED, workers: int | None = None,
+          out: str | os.PathLike | None = None, progress: Progress | None = None):
+    """Run a virtual trial (a built-in name, ``seedsoil trials`` lists them, or a TOML path):
+    returns a :class:`seedsoil.interfaces.trial.TrialResult` (``.table``: one row per repeat,
+    endpoint and arm vs control with hazard ratio, interval and log-rank p; ``.patients``: the
+    first trial's enrolled patients; ``.summary``: trial_summary.json); ``out`` also writes the files."""
+    from seedsoil.interfaces.trial import run_trial
+    from seedsoil.scenario.trial import load_trial
+
+    k = _whole("repeats", repeats, 1)
+    s = _whole("seed", seed, 0)
+    w = check_workers(workers)
+    result = run_trial(load_trial(spec), k, s, w, progress)
+    if out is not None:
+        result.save(Path(out))
+    return result
+
+
 __all__ = ["DEFAULT_PATIENTS", "DEFAULT_SEED", "RunError", "default_workers", "resolve", "run", "simulate",
-           "simulate_chunk", "simulate_tables"]
+           "simulate_chunk", "simulate_tables", "trial"]

@@ -268,6 +268,99 @@ def scenarios() -> None:
     _console().print(table)
 
 
+@app.command()
+def trials() -> None:
+    """List the built-in virtual trials (run one with `seedsoil trial NAME`)."""
+    from seedsoil.scenario.trial import builtin_trials, load_trial
+
+    table = Table(title="Built-in trials")
+    table.add_column("name", no_wrap=True)
+    table.add_column("arms")
+    table.add_column("patients", justify="right")
+    table.add_column("endpoints")
+    table.add_column("trial")
+    for name in builtin_trials():
+        t = load_trial(name)
+        d = t.spec.design
+        table.add_row(name, " vs ".join(t.arm_names), f"{d.patients:,}", ", ".join(d.endpoints), Text(t.spec.name))
+    _console().print(table)
+
+
+MAX_TRIAL_REPEATS = 1000
+
+
+@app.command("trial")
+def trial_command(
+    trial: Annotated[str, typer.Argument(metavar="TRIAL", help="A trial TOML file or a built-in trial name "
+                                                               "(`seedsoil trials` lists them).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for trial_summary.json, trial_patients.parquet "
+                                                         "and one Kaplan-Meier figure per endpoint.")]
+    = Path("seedsoil-trial"),
+    repeats: Annotated[str, typer.Option("--repeats", "-k", metavar="K",
+                                         help="Independent trials (new patients and randomisation each): with "
+                                              "K > 1 the summary adds each endpoint's power (share of trials with "
+                                              "log-rank p < 0.05) and the spread of hazard ratios.")] = "1",
+    seed: Annotated[str, typer.Option("--seed", "-s", metavar="S", help="Master random seed, a whole number >= 0.")]
+    = str(DEFAULT_SEED),
+    workers: Annotated[str | None, typer.Option("--workers", "-w", metavar="K",
+                                                help="Local worker processes; default: the CPUs available.")] = None,
+) -> None:
+    """Run a virtual trial: screen the base scenario's patients, enrol the eligible, randomise them
+    to the arms (the same virtual patients in every arm, paired by the random streams), follow them
+    through accrual and follow-up, and compare each arm with the first (Cox hazard ratio with 95%
+    interval, log-rank p) on every endpoint."""
+    from seedsoil.interfaces.stopping import Interrupted, stop_on_signals
+    from seedsoil.interfaces.trial import ENDPOINT_NAMES, run_trial
+    from seedsoil.scenario.trial import load_trial
+
+    k = _parse_count(repeats, "--repeats", maximum=MAX_TRIAL_REPEATS)
+    s = _parse_count(seed, "--seed", minimum=0)
+    w = None if workers is None else _parse_count(workers, "--workers")
+    _check_out_folder(out)
+    try:
+        spec = load_trial(trial)
+    except (ScenarioError, ParameterError) as err:
+        _fail(str(err))
+    console = _console()
+    stop_on_signals()
+    total = k * len(spec.arms)
+    try:
+        if _show_progress():
+            with Progress(TextColumn("simulating arms"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                          TimeRemainingColumn(), console=console, transient=True) as bar:
+                task = bar.add_task("arms", total=total)
+                result = run_trial(spec, k, s, w, progress=lambda done, tot: bar.update(task, completed=done,
+                                                                                        total=tot))
+        else:
+            result = run_trial(spec, k, s, w)
+    except ValueError as err:
+        _fail(str(err))
+    except (KeyboardInterrupt, Interrupted):
+        _fail("interrupted; no trial was written", EXIT_INTERRUPTED)
+    try:
+        written = result.save(out)
+    except OSError as err:
+        _fail(f"cannot write results to {out}: {err.strerror or err}", EXIT_OUTPUT_ERROR)
+    sm = result.summary
+    table = Table(title=f"{spec.spec.name} ({sm['screened_patients']:,} screened, "
+                        f"{sum(a['patients'] for a in sm['arms']):,} randomised)")
+    for col in ("endpoint", "comparison", "events (control / arm)", "HR (95% CI)", "log-rank p") \
+            + (("power",) if k > 1 else ()):
+        table.add_column(col, justify="left" if col in ("endpoint", "comparison") else "right")
+    for ep, rows in sm["endpoints"].items():
+        for r in rows:
+            hr = "not estimable" if r["hr"] is None else f"{r['hr']:.2f} ({r['hr_low']:.2f}-{r['hr_high']:.2f})"
+            p = "" if r["p_logrank"] is None else f"{r['p_logrank']:.3g}"
+            cells = [ENDPOINT_NAMES[ep], f"{r['arm']} vs {r['control']}",
+                     " / ".join(f"{v:,}" for v in r["events"].values()), hr, p]
+            if k > 1:
+                pw = sm["power"][ep][r["arm"]]
+                cells.append(f"{pw['power']:.0%} of {pw['trials']} trials")
+            table.add_row(*cells)
+    console.print(table)
+    console.print(f"{', '.join(p.name for p in written)} written to [bold]{out.resolve()}[/bold]")
+
+
 ASSAY_NAMES = ("intravenous", "intraportal", "intracardiac", "orthotopic")
 DEFAULT_ASSAY_CELLS = "100000"
 DEFAULT_OBSERVE = "1,3,13"

@@ -246,6 +246,17 @@ def plot_km(patients: pd.DataFrame, endpoint: str = "os", ax: Axes | None = None
         tab.set_axis_off()
         return ax.figure
 
+    note = (f"Shaded: {CONFIDENCE:.0%} confidence band (exponential Greenwood). | = censored "
+            "(alive and event-free at that time; most at the end of follow-up).")
+    if n_no_time:
+        note += f" {n_no_time:,} patient{'s' * (n_no_time != 1)} without a time left out."
+    _draw_curves(ax, tab, fits, label, "subtype", note)
+    return ax.figure
+
+
+def _draw_curves(ax: Axes, tab: Axes, fits: Mapping[object, KaplanMeierFitter], label: str, legend_title: str,
+                 note: str) -> None:
+    """Each group's curve with its band and censoring ticks, the axes' ranges and the numbers at risk."""
     t_max = max(float(np.max(kmf.durations, initial=0.0)) for kmf in fits.values())
     lows = []
     for i, (group, kmf) in enumerate(fits.items()):
@@ -263,15 +274,10 @@ def plot_km(patients: pd.DataFrame, endpoint: str = "os", ax: Axes | None = None
         ax.set_ylabel(f"{label} (probability;\naxis starts at {floor:.1f})")
     span = t_max if t_max > 0 else 1.0
     ax.set_xlim(-KM_X_MARGIN * span, span * (1 + KM_X_MARGIN))
-    ax.legend(loc="lower left", fontsize="small", title="subtype", title_fontsize="small")
+    ax.legend(loc="lower left", fontsize="small", title=legend_title, title_fontsize="small")
     ax.grid(alpha=0.3)
     ticks = np.array([x for x in ax.get_xticks() if 0.0 <= x <= span * (1 + KM_X_MARGIN)])
-    note = (f"Shaded: {CONFIDENCE:.0%} confidence band (exponential Greenwood). | = censored "
-            "(alive and event-free at that time; most at the end of follow-up).")
-    if n_no_time:
-        note += f" {n_no_time:,} patient{'s' * (n_no_time != 1)} without a time left out."
     _at_risk_table(tab, fits, ticks, _wrap(note, 125))
-    return ax.figure
 
 
 # ----- sites -------------------------------------------------------------------------------------
@@ -474,3 +480,33 @@ def save_figures(result_tables: Mapping[str, pd.DataFrame], out_dir: str | os.Pa
             tmp.unlink(missing_ok=True)
         paths.append(final)
     return paths
+
+
+# ----- trials ------------------------------------------------------------------------------------
+
+
+def trial_figure(enrolled: pd.DataFrame, endpoint: str, label: str, arms: tuple[str, ...],
+                 comparisons: list[dict], title: str) -> Figure:
+    """Kaplan–Meier curves of one trial endpoint by arm (years since randomisation), 95% bands,
+    censoring ticks, numbers at risk, and each arm's hazard ratio against the control."""
+    years, event = enrolled[f"{endpoint}_years"].to_numpy(), enrolled[f"{endpoint}_event"].to_numpy()
+    fits = {}
+    for a in arms:
+        m = (enrolled["arm"] == a).to_numpy()
+        if m.any():
+            fits[a] = KaplanMeierFitter().fit(years[m], event[m], label=a)
+    fig = Figure(figsize=(KM_SIZE_IN[0], KM_SIZE_IN[1] + AT_RISK_ROW_IN * (len(fits) + 2.5)), dpi=DPI,
+                 layout="constrained")
+    grid = fig.add_gridspec(2, 1, height_ratios=[KM_SIZE_IN[1], AT_RISK_ROW_IN * (len(fits) + 1.5)])
+    ax = fig.add_subplot(grid[0])
+    tab = fig.add_subplot(grid[1], sharex=ax)
+    hr = "; ".join(f"{c['arm']} vs {c['control']}: HR {c['hr']:.2f} ({c['hr_low']:.2f}-{c['hr_high']:.2f}), "
+                   f"log-rank p = {c['p_logrank']:.3g}" if c.get("hr") is not None
+                   else f"{c['arm']} vs {c['control']}: not estimable" for c in comparisons)
+    ax.set_title(_wrap(f"{title}: {label}", 80) + "\n" + _wrap(hr, 95), fontsize="medium")
+    ax.set_ylabel(f"{label} (probability)")
+    ax.set_xlabel("Time since randomisation (years)")
+    _draw_curves(ax, tab, fits, label, "arm",
+                 f"Shaded: {CONFIDENCE:.0%} confidence band (exponential Greenwood). | = censored at the analysis "
+                 "(staggered accrual) or alive and event-free. HR: Cox model, one arm indicator.")
+    return fig
