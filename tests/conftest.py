@@ -100,6 +100,7 @@ def _synthetic_tables(n: int = SYNTHETIC_PATIENTS, seed: int = SYNTHETIC_SEED) -
         "n_colonies": rng.poisson(1.0, n).astype(np.int64) + relapsed.astype(np.int64),
         "n_secondary_colonies": np.zeros(n, dtype=np.int64),
         "ctc_7_5ml": rng.poisson(0.5, n).astype(np.int64),
+        "dtc_bone_marrow": rng.poisson(0.4, n).astype(np.int64),
         "metastatic_bone_agent": np.full(n, "none", dtype=object),
         "skeletal_event_day": np.full(n, np.nan),
         "skeletal_event": np.full(n, "", dtype=object),

@@ -35,7 +35,7 @@ def arms():
 def test_patients_before_surgery_are_the_same_in_both_arms(arms):
     on, off = arms[5.0], arms[0.0]
     for col in ("subtype", "er", "her2", "tumor_size_mm", "age_at_diagnosis", "pT", "pN", "positive_nodes", "M",
-                "stage", "ctc_7_5ml"):
+                "stage", "ctc_7_5ml", "dtc_bone_marrow"):
         np.testing.assert_array_equal(on[col].to_numpy(), off[col].to_numpy(), err_msg=col)
 
 

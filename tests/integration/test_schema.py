@@ -74,7 +74,7 @@ STAGES = _doc_stages()
 
 
 def test_doc_parsing_found_every_table():
-    assert len(DOC["patients"]) == 45
+    assert len(DOC["patients"]) == 46
     assert [c for c, _ in DOC["lesions"]] == ["patient_id", "organ", "detection_day", "size_mm", "clone",
                                                "founded_day", "origin", "symptoms"]
     assert [c for c, _ in DOC["funnel"]] == ["stage", "organ", "count"]

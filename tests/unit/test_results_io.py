@@ -44,6 +44,7 @@ SCHEMA_MD = {
         "death_cause": "string", "first_metastasis_sites": "string", "metastasis_sites": "string",
         "local_recurrence_day": "double", "regional_recurrence_day": "double", "distant_metastasis_day": "double",
         "metastatic_lines": "int64", "n_colonies": "int64", "n_secondary_colonies": "int64", "ctc_7_5ml": "int64",
+        "dtc_bone_marrow": "int64",
         "metastatic_bone_agent": "string", "skeletal_event_day": "double", "skeletal_event": "string",
         "symptoms": "string",
     },

@@ -538,6 +538,11 @@ def _ctc(c: Cohort) -> Estimate:
     return wilson(int((c.patients.loc[early, "ctc_7_5ml"] >= 1).sum()), int(early.sum()))
 
 
+def _dtc(c: Cohort) -> Estimate:
+    early = c.patients["stage"] != "IV"
+    return wilson(int((c.patients.loc[early, "dtc_bone_marrow"] >= 1).sum()), int(early.sum()))
+
+
 def _tmem_or(c: Cohort) -> Estimate:
     r = c.odds_ratio
     return Estimate(float(r["odds_ratio"]), float(r["ci_low"]), float(r["ci_high"]), int(r["cases"] + r["controls"]),
@@ -735,6 +740,7 @@ COHORT_FUNCTIONS: dict[str, Callable[..., Estimate]] = {
     "clinical.de_novo_stage_iv": _de_novo,
     "clinical.late_metastases_er_positive": _late_er,
     "dissemination.ctc_positive": _ctc,
+    "dissemination.dtc_positive": _dtc,
     "dissemination.tmem_odds_ratio": _tmem_or,
     "dissemination.tmem_median_cases": _tmem_median(True),
     "dissemination.tmem_median_controls": _tmem_median(False),

@@ -503,6 +503,15 @@ class Clinic:
         mets = per_cell * metastasis_cells * p["dissemination.metastasis_blood_fold"]
         return cascade.circulating_units(rate + mets, p, p["circulation.ctc_sample_ml"])
 
+    def _dtc_expected(self, h: CohortHistory) -> np.ndarray:
+        """Expected disseminated tumour cells in one bone-marrow aspirate at diagnosis: the solitary
+        cells dormant in bone at surgery, sampled at random with the aspirate's share of the
+        marrow's nucleated cells (``marrow.aspirate_cells`` / ``marrow.total_nucleated_cells``)."""
+        d = h.dormant
+        bone = d.organ == self.bone
+        cells = np.bincount(d.row[bone], d.count[bone].astype(float), len(h)) if bone.any() else np.zeros(len(h))
+        return cells * self.p["marrow.aspirate_cells"] / self.p["marrow.total_nucleated_cells"]
+
     def _other_death(self, age: np.ndarray, e: np.ndarray) -> np.ndarray:
         """Days from diagnosis to death from other causes (Gompertz mortality by age), by
         inversion of unit exponentials ``e``."""
@@ -690,6 +699,7 @@ class Clinic:
         u_vertebral = rng.random((BLOCK_PATIENTS, BURDEN_COLONIES + MAX_SECONDARY_SEEDS))[rows_in_block]
         u_pre = rng.random((BLOCK_PATIENTS, n_org))[rows_in_block]
         u_pre_when, u_pre_luck = rng.random((2, BLOCK_PATIENTS, MAX_SECONDARY_SEEDS))[:, rows_in_block]
+        u_dtc = rng.random(BLOCK_PATIENTS)[rows_in_block]
         t_dx = h.primary.diagnosis_day
         never = np.full(n, np.inf)
         law = self.colony_law(h, c)
@@ -769,6 +779,7 @@ class Clinic:
         met_cells = np.bincount(c.row[pre], clock.take(np.flatnonzero(pre)).cells_at(
             np.nextafter(t_dx[c.row[pre]], -np.inf)), n) if pre.any() else np.zeros(n)
         ctc = poisson_from_uniform(u_ctc, self._ctc_expected(h, dep_cells, met_cells))
+        dtc = poisson_from_uniform(u_dtc, self._dtc_expected(h))
 
         def endpoint(t):
             event = t <= horizon_day
@@ -821,7 +832,7 @@ class Clinic:
             distant_metastasis_day=day_or_nan(first_distant), metastatic_lines=lines.astype(np.int64),
             n_colonies=np.bincount(all_colonies.row, minlength=n).astype(np.int64),
             n_secondary_colonies=np.bincount(c.row[c.origin == METASTATIC], minlength=n).astype(np.int64),
-            ctc_7_5ml=ctc.astype(np.int64),
+            ctc_7_5ml=ctc.astype(np.int64), dtc_bone_marrow=dtc.astype(np.int64),
             metastatic_bone_agent=Labels(np.where(bone_treated & (t_m <= end),
                                                   bone_model.METASTATIC_AGENTS.index(plan.bone_drug), 0),
                                          bone_model.METASTATIC_AGENTS),

@@ -102,6 +102,7 @@ class PatientRecords(_Columns):
     n_colonies: np.ndarray
     n_secondary_colonies: np.ndarray
     ctc_7_5ml: np.ndarray
+    dtc_bone_marrow: np.ndarray
     metastatic_bone_agent: np.ndarray
     skeletal_event_day: np.ndarray
     skeletal_event: np.ndarray

@@ -174,5 +174,17 @@ def trial(spec: str | Path, *, repeats: int = 1, seed: int = DEFAULT_SEED, worke
     return result
 
 
-__all__ = ["DEFAULT_PATIENTS", "DEFAULT_SEED", "RunError", "default_workers", "resolve", "run", "simulate",
-           "simulate_chunk", "simulate_tables", "trial"]
+def journey(scenario: Scenario | str | Path | None = None, *, patient: int | None = None, subtype: str | None = None,
+            histology: str | None = None, seed: int = DEFAULT_SEED, params: ParameterSet | None = None):
+    """One patient's journey (:class:`seedsoil.interfaces.journey.Journey`: ``.story()``,
+    ``.figure()``, ``.events``, ``.patient``, ``.lesions``): patient ``patient`` of a run of this
+    scenario and seed, or the first relapsing patient of ``subtype``/``histology``."""
+    from seedsoil.interfaces.journey import journey as _journey
+
+    sc, p = resolve(scenario, params)
+    n = None if patient is None else _whole("patient", patient, 0)
+    return _journey(sc, p, sc.engine, _whole("seed", seed, 0), n, subtype, histology)
+
+
+__all__ = ["DEFAULT_PATIENTS", "DEFAULT_SEED", "RunError", "default_workers", "journey", "resolve", "run",
+           "simulate", "simulate_chunk", "simulate_tables", "trial"]

@@ -361,6 +361,55 @@ def trial_command(
     console.print(f"{', '.join(p.name for p in written)} written to [bold]{out.resolve()}[/bold]")
 
 
+@app.command("journey")
+def journey_command(
+    scenario: Annotated[str, typer.Argument(metavar="[SCENARIO]", help="Built-in scenario name or TOML file.")]
+    = "default",
+    patient: Annotated[str | None, typer.Option("--patient", "-p", metavar="N",
+                                                help="Tell the story of patient N (row N of patients.parquet of a "
+                                                     "run of this scenario and seed, whatever its length).")] = None,
+    subtype: Annotated[str | None, typer.Option("--subtype", metavar="S",
+                                                help="Without --patient: the first patient of this subtype who "
+                                                     "relapses (luminal_a, luminal_b, her2, triple_negative).")] = None,
+    histology: Annotated[str | None, typer.Option("--histology", metavar="H",
+                                                  help="Without --patient: ... of this histology (idc, ilc).")] = None,
+    seed: Annotated[str, typer.Option("--seed", "-s", metavar="S", help="Master random seed, a whole number >= 0.")]
+    = str(DEFAULT_SEED),
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Also write journey.png (the timeline figure) "
+                                                                 "and journey.csv (the events) here.")] = None,
+) -> None:
+    """One patient's story in plain words, from the first cell in a milk duct to death or the end
+    of follow-up, and a timeline figure with the primary's size, her metastases and treatments."""
+    from seedsoil.interfaces.journey import journey
+    from seedsoil.scenario.model import HISTOLOGIES, SUBTYPES
+
+    n = None if patient is None else _parse_count(patient, "--patient", minimum=0, maximum=MAX_PATIENTS - 1)
+    s = _parse_count(seed, "--seed", minimum=0)
+    if patient is not None and (subtype or histology):
+        _fail("--patient picks one patient; --subtype and --histology choose one when --patient is not given")
+    if subtype is not None and subtype not in SUBTYPES:
+        _fail(f"--subtype {subtype!r}: allowed {', '.join(SUBTYPES)}")
+    if histology is not None and histology not in HISTOLOGIES:
+        _fail(f"--histology {histology!r}: allowed {', '.join(HISTOLOGIES)}")
+    _check_out_folder(out)
+    sc, p = _load_or_fail(scenario)
+    try:
+        j = journey(sc, p, sc.engine, s, n, subtype, histology)
+    except ValueError as err:
+        _fail(str(err))
+    typer.echo(j.story())
+    if out is not None:
+        from seedsoil.interfaces.plots import write_figure
+
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            write_figure(j.figure(), out / "journey.png")
+            j.events.to_csv(out / "journey.csv", index=False)
+        except OSError as err:
+            _fail(f"cannot write results to {out}: {err.strerror or err}", EXIT_OUTPUT_ERROR)
+        typer.echo(f"journey.png, journey.csv written to {out.resolve()}")
+
+
 ASSAY_NAMES = ("intravenous", "intraportal", "intracardiac", "orthotopic")
 DEFAULT_ASSAY_CELLS = "100000"
 DEFAULT_OBSERVE = "1,3,13"

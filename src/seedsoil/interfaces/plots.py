@@ -510,3 +510,67 @@ def trial_figure(enrolled: pd.DataFrame, endpoint: str, label: str, arms: tuple[
                  f"Shaded: {CONFIDENCE:.0%} confidence band (exponential Greenwood). | = censored at the analysis "
                  "(staggered accrual) or alive and event-free. HR: Cox model, one arm indicator.")
     return fig
+
+
+# ----- one patient's journey -----------------------------------------------------------------------
+
+JOURNEY_THERAPIES = (("chemotherapy", "treatment.chemo_days"), ("anti_her2", "treatment.anti_her2_days"),
+                     ("her2_tki", "treatment.her2_tki_days"), ("bone_agent", "treatment.bone_agent_days"))
+
+
+def journey_figure(j) -> Figure:
+    """One patient's timeline (years from diagnosis): the primary's size from its first cell to
+    surgery and each metastasis at the size it was found (cells, log scale), above her
+    treatments, relapse and death or end of follow-up."""
+    from seedsoil.biology.growth import Gompertz, diameter_to_cells
+
+    pat, hid, p = j.patient, j.hidden, j.params
+    yr = DAYS_PER_YEAR
+    fig = Figure(figsize=(9.0, 6.2), dpi=DPI, layout="constrained")
+    grid = fig.add_gridspec(2, 1, height_ratios=[3.2, 1.6])
+    ax = fig.add_subplot(grid[0])
+    lane = fig.add_subplot(grid[1], sharex=ax)
+    start, end = hid["first_cell_day"] / yr, float(pat["os_days"]) / yr
+    law = Gompertz(rate=np.array([hid["primary_rate"]]), capacity=hid["capacity"], n0=hid["n0"])
+    t = np.linspace(hid["first_cell_day"], 0.0, 200)
+    ax.plot(t / yr, law.size(t - hid["first_cell_day"]), color=TRUNK_COLOUR, lw=2, label="primary tumour")
+    ax.axvline(0.0, color=NOTE_COLOUR, ls=":", lw=1)
+    organs = list(dict.fromkeys(j.lesions["organ"]))
+    for i, organ in enumerate(organs):
+        g = j.lesions[j.lesions["organ"] == organ]
+        cells = diameter_to_cells(g["size_mm"].to_numpy(), p["cells.per_mm3"])
+        ax.scatter(g["detection_day"] / yr, cells, s=40, color=FALLBACK_COLOURS[i % len(FALLBACK_COLOURS)],
+                   zorder=3, label=f"metastasis found: {organ}")
+    ax.set_yscale("log")
+    ax.set_ylim(0.5, max(float(hid["capacity"]), 1e12))
+    ax.set_ylabel("cells (log scale)")
+    ax.set_title(_wrap(f"Patient {j.patient_id} ({j.scenario}, seed {j.seed}): {pat['subtype']} {pat['histology']}, "
+                       f"stage {pat['stage']}, {pat['tumor_size_mm']:.0f} mm, {int(pat['positive_nodes'])} positive "
+                       f"nodes", 90), fontsize="medium")
+    ax.legend(loc="upper left", fontsize="small")
+    ax.grid(alpha=0.3)
+    ax.text(0.0, 2.0, " diagnosis and surgery", fontsize="x-small", color=NOTE_COLOUR)
+    rows = []
+    if pat["M"] != "M1":
+        s0 = p["treatment.start_days"] / yr
+        for name, key in JOURNEY_THERAPIES:
+            if bool(pat[name]):
+                rows.append((name.replace("_", " "), s0, p[key] / yr))
+        if bool(pat["endocrine"]):
+            rows.append(("endocrine", s0, float(pat["endocrine_years"])))
+        if bool(pat["radiotherapy"]):
+            rows.append(("radiotherapy", s0, 0.1))
+    if np.isfinite(pat["distant_metastasis_day"]):
+        m0 = float(pat["distant_metastasis_day"]) / yr
+        rows.append((f"metastatic lines ({int(pat['metastatic_lines'])})", m0, max(end - m0, 0.05)))
+    for i, (name, s0, width) in enumerate(rows):
+        lane.broken_barh([(s0, width)], (i - 0.35, 0.7), color=FALLBACK_COLOURS[i % len(FALLBACK_COLOURS)], alpha=0.8)
+    lane.set_yticks(range(len(rows)), [r[0] for r in rows], fontsize="small")
+    lane.set_ylim(len(rows) - 0.5 if rows else 0.5, -0.8)
+    outcome = "death" if pat["os_event"] else "end of follow-up (alive)"
+    lane.axvline(end, color="k", lw=1.5)
+    lane.text(end, -0.7, f" {outcome}", fontsize="x-small", va="center")
+    lane.set_xlabel("Years from diagnosis")
+    lane.grid(alpha=0.3, axis="x")
+    ax.set_xlim(start - 0.3, end + 0.8)
+    return fig

@@ -87,6 +87,9 @@ PATIENT_COLUMNS_SPEC: tuple[Column, ...] = (
     Column("ctc_7_5ml", "int64", False, "",
            "circulating tumour units counted in a 7.5 mL blood draw at diagnosis "
            "(CellSearch-style; a cluster counts once)"),
+    Column("dtc_bone_marrow", "int64", False, "",
+           "disseminated tumour cells counted in a standard bone-marrow aspirate at diagnosis "
+           "(marrow.aspirate_cells nucleated cells), from the solitary dormant cells in bone at surgery"),
     Column("metastatic_bone_agent", "string", False, "",
            '"denosumab" or "zoledronic_acid" when given for bone metastases found at first relapse '
            '(the era\'s choice or treatment.metastatic_bone_agent), "none" otherwise'),
