@@ -321,8 +321,9 @@ class Clinic:
                t_m: np.ndarray, z: np.ndarray, speed: np.ndarray | None = None) -> np.ndarray:
         """Metastatic lines from ``t_m``: each kills the sensitive cells of every colony it reaches
         (a resistant share survives), brain metastases found by its start, or as they appear on it or
-        after the last line, are also treated locally (``metastatic.brain_local_log_kill.<era>``), and it lasts until the largest reachable colony has regrown to
-        its size at the line's start, or at least until the first assessment. Returns each
+        after the last line, are also treated locally (``metastatic.brain_local_log_kill.<era>``),
+        and it lasts until the largest reachable colony has regrown to its size at the line's
+        start, or at least until the first assessment. Returns each
         patient's line start days (patients, max lines; inf where none)."""
         p, n = self.p, len(h)
         era = plan.era
@@ -363,26 +364,25 @@ class Clinic:
             j = np.maximum(idx, 0)
             drop = np.where((idx >= 0) & reach[j], before[j] - after[j], 0.0)
             t = t + np.maximum(p["metastatic.evaluation_days"], drop)
-            self._brain_local(clock, rows, brain, starts[:, k], t, local_kill)
+            self._brain_local(clock, rows, brain, starts[rows, k], t, local_kill)
         # brain metastases that appear after the last line are still treated locally
         for _ in range(BRAIN_LOCAL_AFTER_LINES):
             last = np.where(np.isfinite(starts[:, 0])[rows], clock.T[:, -1], np.inf)
-            self._brain_local(clock, rows, brain, last, end, local_kill, per_growth=True)
+            self._brain_local(clock, rows, brain, last, end, local_kill)
         return starts
 
     def _brain_local(self, clock: Clock, rows: np.ndarray, brain: np.ndarray, after: np.ndarray,
-                     before: np.ndarray, log_kill: float, per_growth: bool = False) -> None:
+                     before: np.ndarray, log_kill: float) -> None:
         """Local treatment (surgery, radiosurgery, whole-brain radiotherapy: natural-log kill
         ``log_kill``) of each brain metastasis on the day it is found (reaches the brain's detection
-        size) between ``after`` and ``before`` (absolute days per patient; per growth where
-        ``per_growth``), on the current line: a symptomatic brain metastasis is treated when it
-        appears (ESMO ABC 5, Cardoso et al. 2020 Ann Oncol 31:1623), not at the next line."""
-        lo = after if per_growth else after[rows]
-        idx = np.flatnonzero(brain & np.isfinite(lo))
+        size) after ``after`` (absolute days per growth) and before ``before`` (per patient): a
+        symptomatic brain metastasis is treated when it appears (ESMO ABC 5, Cardoso et al. 2020
+        Ann Oncol 31:1623), not at the next line."""
+        idx = np.flatnonzero(brain & np.isfinite(after))
         if not idx.size:
             return
         sub = clock.take(idx)
-        d = sub.first_reach(sub.law.time_to(self.detect_cells[self.brain]), after=lo[idx])
+        d = sub.first_reach(sub.law.time_to(self.detect_cells[self.brain]), after=after[idx])
         hit = d < before[rows[idx]]
         if not hit.any():
             return
@@ -536,10 +536,8 @@ class Clinic:
         pts, inv = np.unique(c.row[idx], return_inverse=True)
         times = t_m[pts][:, None] + self.grid[None, :]  # (P, J)
         sub = clock.take(idx)
-        cells = sub.cells_at(times[inv])  # (items, J)
         seg = inv * n_org + c.organ[idx]
-        burden = np.zeros((len(pts) * n_org, len(self.grid)))
-        np.add.at(burden, seg, cells)
+        burden = _by_patient_organ(sub.cells_at(times[inv]), seg, len(pts) * n_org)  # (P * O, J)
         found = np.bincount(seg, sub.cells_at(t_m[c.row[idx]] - PRESENTATION_OFFSET_DAYS), len(pts) * n_org)
         # an organ carried what was there when the metastases were found: its reserve is at least that
         reserve = np.maximum(np.tile(self.organs.tolerated_burden_cells, len(pts)),
@@ -646,10 +644,10 @@ class Clinic:
     def _seeds_before(self, h: CohortHistory, clock: Clock, c: Colonies, t_m: np.ndarray,
                       u_count: np.ndarray, u_when: np.ndarray, u_luck: np.ndarray) -> Colonies:
         """Colonies the metastases seed while they are still silent, from their founding to the
-        first distant detection ``t_m`` (the burden on :data:`SILENT_SEEDING_GRID_STEP` points of the
-        burden grid mirrored back from it). They
-        join the colonies the clinic follows, so lines, local treatment and the death hazard act on
-        them; one large enough to be found earlier is found at ``t_m``, by the work-up."""
+        first distant detection ``t_m`` (the burden on every :data:`SILENT_SEEDING_GRID_STEP`-th
+        point of the burden grid, mirrored back from it). They join the colonies the clinic
+        follows, so lines, local treatment and the death hazard act on them; one large enough to be
+        found earlier is found at ``t_m``, by the work-up."""
         idx = np.flatnonzero(np.isfinite(t_m[c.row]))
         if not idx.size:
             return Colonies()
@@ -658,8 +656,7 @@ class Clinic:
         times = t_m[pts][:, None] - back[None, :]  # (P, J), increasing to t_m
         cells = clock.take(idx).cells_at(np.nextafter(times[inv], -np.inf))
         n_org = len(self.organs.names)
-        burden = np.zeros((len(pts) * n_org, len(back)))
-        np.add.at(burden, inv * n_org + c.organ[idx], cells)
+        burden = _by_patient_organ(cells, inv * n_org + c.organ[idx], len(pts) * n_org)
         return self._seeds_from_burden(h, pts, times, self._route_burden(burden.reshape(len(pts), n_org, -1)),
                                        t_m[pts], u_count, u_when, u_luck)
 
@@ -870,6 +867,13 @@ def bone_model_refusal(p: ParameterSet, err: Exception) -> ScenarioError:
     return ScenarioError("scenario parameters", "parameters", _MISSING,
                          f"{err}; together these bone-model values give a bone lesion no finite course ({shown}): "
                          "move them towards their published values (seedsoil params --show bone.NAME)")
+
+
+def _by_patient_organ(cells: np.ndarray, seg: np.ndarray, n_seg: int) -> np.ndarray:
+    """Cells of each growth (items, J) summed into its (patient, organ) segment ``seg``: (n_seg, J)."""
+    out = np.zeros((n_seg, cells.shape[1]))
+    np.add.at(out, seg, cells)
+    return out
 
 
 def _oldest(c: Colonies, n_org: int, k: int) -> np.ndarray:

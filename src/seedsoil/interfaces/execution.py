@@ -110,9 +110,15 @@ def _model(scenario: Scenario, params: ParameterSet, engine: str):
 
 
 def clinical_block(eng, clinic: Clinic, block: int, seed: int, rows: np.ndarray):
-    """Patients ``rows`` of one block from first cell to death: the engine until surgery, the
-    clinic's staging and plan, the engine's after-surgery step (a batch engine on the whole
-    block, so that a patient's draws do not depend on which others are kept), the clinical course."""
+    """Patients ``rows`` of one block from first cell to death: :func:`block_history`, then the
+    clinical course."""
+    return clinic.course(*block_history(eng, clinic, block, seed, rows), block_rng(seed, block, Phase.CLINIC))
+
+
+def block_history(eng, clinic: Clinic, block: int, seed: int, rows: np.ndarray):
+    """(history, staging, plan) of patients ``rows`` of one block after surgery: the engine until
+    surgery, the clinic's staging and plan, the engine's after-surgery step (a batch engine on the
+    whole block, so that a patient's draws do not depend on which others are kept)."""
     whole = len(rows) == BLOCK_PATIENTS
     if eng.capabilities.batch:
         h = eng.simulate_block(block, seed)
@@ -126,7 +132,7 @@ def clinical_block(eng, clinic: Clinic, block: int, seed: int, rows: np.ndarray)
         h = h.take(rows)
         st = clinic.stage(h)
         plan = clinic.plan(h, st)
-    return clinic.course(h, st, plan, block_rng(seed, block, Phase.CLINIC))
+    return h, st, plan
 
 
 def simulate_chunk(scenario: Scenario, params: ParameterSet, engine: str, seed: int, chunk: Chunk) -> ChunkOutput:

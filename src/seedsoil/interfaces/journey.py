@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 
 from seedsoil.engine.history import ORIGINS
-from seedsoil.engine.streams import BLOCK_PATIENTS
-from seedsoil.interfaces.execution import Chunk, _model, simulate_chunk
+from seedsoil.engine.streams import BLOCK_PATIENTS, Phase, block_rng
+from seedsoil.interfaces.execution import Chunk, _model, block_history, simulate_chunk, to_arrow_table
 from seedsoil.params import ParameterSet
 from seedsoil.scenario import Scenario
 
@@ -97,24 +97,18 @@ def journey(sc: Scenario, p: ParameterSet, engine: str, seed: int, patient: int 
     if patient is None:
         patient = _find(sc, p, engine, seed, subtype, histology)
     block, row = divmod(int(patient), BLOCK_PATIENTS)
-    out = simulate_chunk(sc, p, engine, seed, Chunk(0, patient, patient + 1))
-    pat = out.patients.to_pandas().iloc[0]
-    les = out.lesions.to_pandas()
     eng, clinic = _model(sc, p, engine)
-    h = eng.simulate_block(block, seed) if eng.capabilities.batch else eng.simulate_rows(block, seed, np.array([row]))
-    r = row if eng.capabilities.batch else 0
-    plan = clinic.plan(h, clinic.stage(h))
-    before = h.take([r])
-    after = eng.after_surgery(h, clinic.exposure(h, plan), seed, block).take([r])
-    t_dx = float(before.primary.diagnosis_day[0])
-    col = after.colonies
-    dep = before.deposits
-    dorm = before.dormant
+    h, st, plan = block_history(eng, clinic, block, seed, np.array([row]))  # her history, as in a run
+    out = clinic.course(h, st, plan, block_rng(seed, block, Phase.CLINIC))
+    pat = to_arrow_table(out.patients, "patients").to_pandas().iloc[0]
+    les = to_arrow_table(out.lesions, "lesions").to_pandas()
+    t_dx = float(h.primary.diagnosis_day[0])
+    col, dep, dorm = h.colonies, h.deposits, h.dormant
     hidden = {
         "first_cell_day": -t_dx,
-        "diagnosis_cells": float(before.primary.diagnosis_cells[0]),
-        "primary_rate": float(before.primary.law.rate[0]), "capacity": float(before.primary.law.capacity),
-        "n0": float(before.primary.law.n0),
+        "diagnosis_cells": float(h.primary.diagnosis_cells[0]),
+        "primary_rate": float(h.primary.law.rate[0]), "capacity": float(h.primary.law.capacity),
+        "n0": float(h.primary.law.n0),
         "first_deposit_day": float(dep.founded.min() - t_dx) if len(dep) else None,
         "deposits_at_surgery": int(len(dep)),
         "colonies": [(float(f - t_dx), clinic.organs.names[o], ORIGINS[g])

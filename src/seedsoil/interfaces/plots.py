@@ -199,6 +199,15 @@ def _y_floor(lows: list[float]) -> float:
     return max(math.floor(low * 10.0 - 1e-9) / 10.0 - 0.1, 0.0)
 
 
+def _km_axes(n_rows: int) -> tuple[Axes, Axes]:
+    """A new figure's curve axes and, below them, the numbers-at-risk axes for ``n_rows`` groups."""
+    fig = Figure(figsize=(KM_SIZE_IN[0], KM_SIZE_IN[1] + AT_RISK_ROW_IN * (n_rows + 2.5)), dpi=DPI,
+                 layout="constrained")
+    grid = fig.add_gridspec(2, 1, height_ratios=[KM_SIZE_IN[1], AT_RISK_ROW_IN * (n_rows + 1.5)])
+    ax = fig.add_subplot(grid[0])
+    return ax, fig.add_subplot(grid[1], sharex=ax)
+
+
 def plot_km(patients: pd.DataFrame, endpoint: str = "os", ax: Axes | None = None) -> Figure:
     """Kaplan–Meier curves of an endpoint ('os', 'dmfs', 'dfs') by subtype, in years.
 
@@ -227,12 +236,7 @@ def plot_km(patients: pd.DataFrame, endpoint: str = "os", ax: Axes | None = None
     fits = km_by_group(cohort, duration_col, event_col, "subtype", time_scale=DAYS_PER_YEAR)
 
     if ax is None:
-        n_rows = max(len(fits), 1)
-        fig = Figure(figsize=(KM_SIZE_IN[0], KM_SIZE_IN[1] + AT_RISK_ROW_IN * (n_rows + 2.5)), dpi=DPI,
-                     layout="constrained")
-        grid = fig.add_gridspec(2, 1, height_ratios=[KM_SIZE_IN[1], AT_RISK_ROW_IN * (n_rows + 1.5)])
-        ax = fig.add_subplot(grid[0])
-        tab = fig.add_subplot(grid[1], sharex=ax)
+        ax, tab = _km_axes(max(len(fits), 1))
     else:
         n_rows = max(len(fits), 1)
         tab = ax.inset_axes((0.0, -0.3 - 0.08 * n_rows, 1.0, 0.08 * n_rows), sharex=ax)
@@ -495,11 +499,8 @@ def trial_figure(enrolled: pd.DataFrame, endpoint: str, label: str, arms: tuple[
         m = (enrolled["arm"] == a).to_numpy()
         if m.any():
             fits[a] = KaplanMeierFitter().fit(years[m], event[m], label=a)
-    fig = Figure(figsize=(KM_SIZE_IN[0], KM_SIZE_IN[1] + AT_RISK_ROW_IN * (len(fits) + 2.5)), dpi=DPI,
-                 layout="constrained")
-    grid = fig.add_gridspec(2, 1, height_ratios=[KM_SIZE_IN[1], AT_RISK_ROW_IN * (len(fits) + 1.5)])
-    ax = fig.add_subplot(grid[0])
-    tab = fig.add_subplot(grid[1], sharex=ax)
+    ax, tab = _km_axes(len(fits))
+    fig = ax.figure
     hr = "; ".join(f"{c['arm']} vs {c['control']}: HR {c['hr']:.2f} ({c['hr_low']:.2f}-{c['hr_high']:.2f}), "
                    f"log-rank p = {c['p_logrank']:.3g}" if c.get("hr") is not None
                    else f"{c['arm']} vs {c['control']}: not estimable" for c in comparisons)

@@ -15,7 +15,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from seedsoil.params import ParameterSet
-from seedsoil.scenario.load import _MISSING, ScenarioError, _parse, _read_file, load_scenario, scenario_from_dict
+from seedsoil.scenario.load import (_MISSING, ScenarioError, _loc_text, _lookup, _parse, _read_file, load_scenario,
+                                   scenario_from_dict)
 from seedsoil.scenario.model import HISTOLOGIES, SUBTYPES, Scenario
 
 ENDPOINTS = ("dfs", "dmfs", "os", "brain_mfs", "bone_mfs", "sre_fs")
@@ -132,22 +133,6 @@ class Trial:
 
 def builtin_trials() -> tuple[str, ...]:
     return BUILTIN_TRIALS
-
-
-def _loc_text(loc: tuple) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def _lookup(data, loc: tuple):
-    for part in loc:
-        try:
-            data = data[part]
-        except (KeyError, IndexError, TypeError):
-            return _MISSING
-    return data
 
 
 def trial_from_dict(data: dict, source: str, base_dir: Path | None = None) -> Trial:
