@@ -17,7 +17,7 @@ ORGAN_PROB = (0.6, 0.3, 0.25, 0.1, 0.05)
 
 
 def _synthetic_tables(n: int = SYNTHETIC_PATIENTS, seed: int = SYNTHETIC_SEED) -> dict[str, pd.DataFrame]:
-    """Patients, lesions and funnel tables with the schema's columns and dtypes, random but fixed."""
+    """Patients, lesions, blood-draw and funnel tables with the schema's columns and dtypes, random but fixed."""
     rng = np.random.default_rng(seed)
     subtype = rng.choice(SUBTYPES, size=n, p=[0.5, 0.25, 0.12, 0.13])
     er = np.isin(subtype, ["luminal_a", "luminal_b"])
@@ -101,6 +101,7 @@ def _synthetic_tables(n: int = SYNTHETIC_PATIENTS, seed: int = SYNTHETIC_SEED) -
         "n_secondary_colonies": np.zeros(n, dtype=np.int64),
         "ctc_7_5ml": rng.poisson(0.5, n).astype(np.int64),
         "dtc_bone_marrow": rng.poisson(0.4, n).astype(np.int64),
+        "ctc_at_relapse_7_5ml": np.where(np.isfinite(distant), rng.poisson(3.0, n), np.nan),
         "metastatic_bone_agent": np.full(n, "none", dtype=object),
         "skeletal_event_day": np.full(n, np.nan),
         "skeletal_event": np.full(n, "", dtype=object),
@@ -117,7 +118,12 @@ def _synthetic_tables(n: int = SYNTHETIC_PATIENTS, seed: int = SYNTHETIC_SEED) -
         funnel_rows += [(stage, organ, base * (k + 1)) for k, organ in enumerate(ORGANS)]
     assert {r[0] for r in funnel_rows} == set(STAGES)
     funnel = pd.DataFrame(funnel_rows, columns=["stage", "organ", "count"]).astype({"count": "int64"})
-    return {"patients": patients, "lesions": lesions, "funnel": funnel}
+    drawn = np.flatnonzero(patients["os_days"].to_numpy() > 365.0)
+    ctc_draws = pd.DataFrame({"patient_id": np.repeat(drawn, 2).astype(np.int64),
+                              "day": np.tile([0.0, 365.0], len(drawn)),
+                              "ctc_7_5ml": rng.poisson(0.3, 2 * len(drawn)).astype(np.int64),
+                              "expected_ctc": np.full(2 * len(drawn), 0.3)})
+    return {"patients": patients, "lesions": lesions, "ctc_draws": ctc_draws, "funnel": funnel}
 
 
 @pytest.fixture

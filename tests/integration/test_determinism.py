@@ -29,26 +29,30 @@ from seedsoil.interfaces import store
 from seedsoil.interfaces.api import SUMMARY_COLUMNS, simulate_tables
 from seedsoil.interfaces.execution import Chunk, plan_chunks
 from seedsoil.scenario import load_scenario
+from seedsoil.scenario.model import with_ctc_draw_days
 
-PARQUETS = ("patients.parquet", "lesions.parquet", "funnel.parquet")
+PARQUETS = ("patients.parquet", "lesions.parquet", "ctc_draws.parquet", "funnel.parquet")
 SAVE_PATIENTS = 80
 SAVE_SEED = 11
 CHUNK_SEED = 20261121
 N = 2 * BLOCK_PATIENTS + 500  # three blocks, the last one partly kept
 CUTS = (0, 100, 1500, N)  # chunk bounds that are not block bounds: cut anywhere, same rows
+DRAW_DAYS = (0.0, 200.0, 1000.0)
 RUN_PATIENTS = BLOCK_PATIENTS + 700  # two blocks for the run-folder comparisons
 
 
 @pytest.fixture(scope="module")
 def default_scenario():
-    return load_scenario("default")
+    """The default scenario with three blood draws, so that the draws are compared too."""
+    sc, p = load_scenario("default")
+    return with_ctc_draw_days(sc, DRAW_DAYS), p
 
 
 def _tables(scenario, params, chunks, seed=CHUNK_SEED, workers=1, engine="fast"):
-    """(patients, lesions) as pandas in the order simulate_tables returns them, and the funnel."""
-    pat, les, funnel = simulate_tables(scenario, params, list(chunks), seed, engine, workers=workers)
+    """(patients, lesions) as pandas in the order simulate_tables returns them, the funnel and the blood draws."""
+    pat, les, draws, funnel = simulate_tables(scenario, params, list(chunks), seed, engine, workers=workers)
     assert isinstance(pat, pa.Table) and isinstance(les, pa.Table) and isinstance(funnel, np.ndarray)
-    return pat.to_pandas(), les.to_pandas(), funnel
+    return pat.to_pandas(), les.to_pandas(), funnel, draws.to_pandas()
 
 
 def _by_patient(df: pd.DataFrame) -> pd.DataFrame:
@@ -62,9 +66,10 @@ def _of(df: pd.DataFrame, ids) -> pd.DataFrame:
 
 
 def _assert_same(got, want, what=""):
-    (gp, gl, gf), (wp, wl, wf) = got, want
+    (gp, gl, gf, gd), (wp, wl, wf, wd) = got, want
     assert_frame_equal(gp, wp, check_exact=True, obj=f"patients {what}")
     assert_frame_equal(gl, wl, check_exact=True, obj=f"lesions {what}")
+    assert_frame_equal(gd, wd, check_exact=True, obj=f"ctc_draws {what}")
     assert gf.dtype == wf.dtype
     np.testing.assert_array_equal(gf, wf, err_msg=f"funnel {what}")
 
@@ -78,7 +83,7 @@ def whole(default_scenario):
 # ----- chunking, order, workers -----------------------------------------------------------------
 
 def test_whole_is_one_chunk_of_every_patient(whole):
-    pat, les, funnel = whole
+    pat, les, funnel, _ = whole
     assert len(plan_chunks(N)) == 1
     assert list(pat["patient_id"]) == list(range(N))
     assert len(les) > 100 and funnel.sum() > 0  # otherwise the comparisons below mean little
@@ -101,10 +106,10 @@ def test_chunks_cut_anywhere_equal_one_pass(default_scenario, whole):
 def test_reversed_order_equals_one_pass(default_scenario, whole):
     """Chunks given (and simulated) last first: the same rows once put back in patient order."""
     chunks = list(reversed([Chunk(i, a, b) for i, (a, b) in enumerate(zip(CUTS, CUTS[1:]))]))
-    pat, les, funnel = _tables(*default_scenario, chunks)
+    pat, les, funnel, draws = _tables(*default_scenario, chunks)
     firsts = pat["patient_id"].iloc[[0, N - CUTS[-2]]].tolist()
     assert firsts == [CUTS[-2], CUTS[-3]]  # really handed back last chunk first
-    _assert_same((_by_patient(pat), _by_patient(les), funnel), whole, "reversed chunks")
+    _assert_same((_by_patient(pat), _by_patient(les), funnel, _by_patient(draws)), whole, "reversed chunks")
 
 
 def test_worker_count_does_not_change_simulate_tables(default_scenario, whole):
@@ -123,21 +128,23 @@ def test_worker_count_and_chunk_size_do_not_change_simulate():
 # ----- one patient, cohort size -----------------------------------------------------------------
 
 def test_one_patient_alone_equals_her_row_in_the_cohort(default_scenario, whole):
-    pat, les, _ = whole
+    pat, les, _, draws = whole
     # the patient with the most lesions, outside block 0: the strongest test of the block streams
     counts = les.loc[les["patient_id"] >= BLOCK_PATIENTS, "patient_id"].value_counts()
     pid = int(counts.index[0])
     assert counts.iloc[0] >= 2
-    alone_p, alone_l, _ = _tables(*default_scenario, [Chunk(0, pid, pid + 1)])
+    alone_p, alone_l, _, alone_d = _tables(*default_scenario, [Chunk(0, pid, pid + 1)])
     assert list(alone_p["patient_id"]) == [pid]
     assert_frame_equal(alone_p, _of(pat, [pid]), check_exact=True)
     assert_frame_equal(alone_l, _of(les, [pid]), check_exact=True)
+    assert_frame_equal(alone_d, _of(draws, [pid]), check_exact=True)
 
 
 @pytest.mark.parametrize("n", [1, 100, BLOCK_PATIENTS, BLOCK_PATIENTS + 1])
 def test_patient_rows_do_not_depend_on_the_cohort_size(whole, n):
-    """A run of n patients keeps the first n of whole blocks: her row is the same for any N."""
-    pat, les, _ = whole
+    """A run of n patients keeps the first n of whole blocks: her row is the same for any N (and
+    without the blood draws of ``whole``: they come last in the clinic's stream)."""
+    pat, les, _, draws = whole
     r = seedsoil.simulate("default", patients=n, seed=CHUNK_SEED, engine="fast", workers=1)
     assert_frame_equal(r.patients, _of(pat, range(n)), check_exact=True)
     assert_frame_equal(r.lesions, _of(les, range(n)), check_exact=True)
@@ -147,9 +154,9 @@ def test_patient_rows_do_not_depend_on_the_cohort_size(whole, n):
 def test_reference_engine_patient_alone_equals_her_row():
     """The per-cell engine skips the other patients of a block; her history must not change."""
     sc, p = load_scenario("small")
-    pat, les, _ = _tables(sc, p, [Chunk(0, 0, 8)], engine="reference")
+    pat, les, _, _ = _tables(sc, p, [Chunk(0, 0, 8)], engine="reference")
     pid = 5
-    alone_p, alone_l, _ = _tables(sc, p, [Chunk(0, pid, pid + 1)], engine="reference")
+    alone_p, alone_l, _, _ = _tables(sc, p, [Chunk(0, pid, pid + 1)], engine="reference")
     assert_frame_equal(alone_p, _of(pat, [pid]), check_exact=True)
     assert_frame_equal(alone_l, _of(les, [pid]), check_exact=True)
 
@@ -157,10 +164,10 @@ def test_reference_engine_patient_alone_equals_her_row():
 # ----- seeds and blocks differ ------------------------------------------------------------------
 
 def test_different_seed_gives_different_results(default_scenario, whole):
-    pat, _, _ = whole
+    pat, _, _, _ = whole
     chunks = [Chunk(0, 0, BLOCK_PATIENTS)]
-    other_p, _, other_f = _tables(*default_scenario, chunks, seed=CHUNK_SEED + 1)
-    mine_p, _, mine_f = _tables(*default_scenario, chunks)
+    other_p, _, other_f, _ = _tables(*default_scenario, chunks, seed=CHUNK_SEED + 1)
+    mine_p, _, mine_f, _ = _tables(*default_scenario, chunks)
     assert_frame_equal(mine_p, _of(pat, range(BLOCK_PATIENTS)), check_exact=True)
     for col in ("age_at_diagnosis", "tumor_size_mm", "tmem_score"):
         same = np.isclose(mine_p[col].to_numpy(float), other_p[col].to_numpy(float))
@@ -170,7 +177,7 @@ def test_different_seed_gives_different_results(default_scenario, whole):
 
 def test_blocks_draw_from_different_streams(whole):
     """Block 1 is not a copy of block 0 (the block is part of the stream key)."""
-    pat, _, _ = whole
+    pat, _, _, _ = whole
     a = pat.iloc[:BLOCK_PATIENTS]
     b = pat.iloc[BLOCK_PATIENTS:2 * BLOCK_PATIENTS]
     for col in ("age_at_diagnosis", "tumor_size_mm"):

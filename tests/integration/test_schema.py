@@ -44,11 +44,11 @@ def _doc_columns() -> dict[str, list[tuple[str, str]]]:
         if m and m.group(1) != "column" and not set(m.group(1)) <= set("-: "):
             cols += [(name.strip(), m.group(2)) for name in m.group(1).split(",")]
     out["patients"] = cols
-    for name in ("lesions", "funnel"):
+    for name in ("lesions", "ctc_draws", "funnel"):
         body = sections[name].split("\n", 1)[1]
         first_paragraph = body.strip().split("\n\n")[0].split("\n")[0]
         no_notes = re.sub(r"\([^)]*\)", "", first_paragraph)  # drop "(negative = before diagnosis)" etc.
-        out[name] = re.findall(r"\b([A-Za-z_]+) (int64|float64|str|bool)\b", no_notes)
+        out[name] = re.findall(r"\b([A-Za-z_][A-Za-z_0-9]*) (int64|float64|str|bool)\b", no_notes)
     return out
 
 
@@ -74,9 +74,10 @@ STAGES = _doc_stages()
 
 
 def test_doc_parsing_found_every_table():
-    assert len(DOC["patients"]) == 46
+    assert len(DOC["patients"]) == 47
     assert [c for c, _ in DOC["lesions"]] == ["patient_id", "organ", "detection_day", "size_mm", "clone",
                                                "founded_day", "origin", "symptoms"]
+    assert [c for c, _ in DOC["ctc_draws"]] == ["patient_id", "day", "ctc_7_5ml", "expected_ctc"]
     assert [c for c, _ in DOC["funnel"]] == ["stage", "organ", "count"]
     assert STAGES[0] == "shed" and STAGES[-1] == "detected" and len(STAGES) == 10
 
@@ -120,7 +121,7 @@ def test_only_event_days_may_be_missing(tables):
     p = tables["patients"]
     missing = [c for c in p.columns if p[c].isna().any()]
     assert set(missing) <= {"local_recurrence_day", "regional_recurrence_day", "distant_metastasis_day",
-                            "skeletal_event_day"}, missing
+                            "skeletal_event_day", "ctc_at_relapse_7_5ml"}, missing
 
 
 def test_in_memory_tables_follow_the_doc_column_order(run_dir):

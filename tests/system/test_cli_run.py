@@ -82,7 +82,7 @@ def test_run_writes_every_file_of_the_readme_table(default_run):
     _, out = default_run
     expected = readme_files()
     assert {"patients.parquet", "lesions.parquet", "funnel.parquet", "manifest.json"} <= set(expected)
-    assert len(expected) == 8, expected
+    assert len(expected) == 9, expected
     for name in expected:
         path = out / name
         assert path.is_file() and path.stat().st_size > 0, name

@@ -25,7 +25,7 @@ from seedsoil.interfaces.store import RunFolderError
 from seedsoil.interfaces.summary import print_summary
 from seedsoil.scenario import load_scenario
 
-PARQUETS = ("patients.parquet", "lesions.parquet", "funnel.parquet")
+PARQUETS = ("patients.parquet", "lesions.parquet", "ctc_draws.parquet", "funnel.parquet")
 FIGURES = ("km_dmfs.png", "km_os.png", "sites.png", "funnel.png")
 MANIFEST = "manifest.json"
 RUN_PATIENTS = 2100  # three chunks of 1024
@@ -44,12 +44,13 @@ SCHEMA_MD = {
         "death_cause": "string", "first_metastasis_sites": "string", "metastasis_sites": "string",
         "local_recurrence_day": "double", "regional_recurrence_day": "double", "distant_metastasis_day": "double",
         "metastatic_lines": "int64", "n_colonies": "int64", "n_secondary_colonies": "int64", "ctc_7_5ml": "int64",
-        "dtc_bone_marrow": "int64",
+        "dtc_bone_marrow": "int64", "ctc_at_relapse_7_5ml": "double",
         "metastatic_bone_agent": "string", "skeletal_event_day": "double", "skeletal_event": "string",
         "symptoms": "string",
     },
     "lesions": {"patient_id": "int64", "organ": "string", "detection_day": "double", "size_mm": "double",
                 "clone": "string", "founded_day": "double", "origin": "string", "symptoms": "string"},
+    "ctc_draws": {"patient_id": "int64", "day": "double", "ctc_7_5ml": "int64", "expected_ctc": "double"},
     "funnel": {"stage": "string", "organ": "string", "count": "int64"},
 }
 
@@ -179,7 +180,7 @@ def test_parquet_bytes_do_not_depend_on_how_rows_arrive(synthetic_tables, tmp_pa
 def test_parquet_writer_settings_are_pinned(synthetic_tables, tmp_path):
     out = make_result(synthetic_tables).save(tmp_path / "run")
     assert store.PARQUET_OPTIONS["compression"] == "zstd"
-    for name in ("patients", "lesions", "funnel"):
+    for name in ("patients", "lesions", "ctc_draws", "funnel"):
         f = pq.ParquetFile(out / f"{name}.parquet")
         assert f.metadata.format_version == store.PARQUET_OPTIONS["version"], name
         assert f.metadata.num_row_groups == 1, name
@@ -191,14 +192,14 @@ def test_parquet_writer_settings_are_pinned(synthetic_tables, tmp_path):
 
 # ----- failures ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("failing_call", [1, 2, 3])
+@pytest.mark.parametrize("failing_call", [1, 2, 3, 4])
 def test_failed_table_write_keeps_earlier_files(synthetic_tables, tmp_path, monkeypatch, failing_call):
-    """A save failing at the n-th table (patients, lesions, funnel): the tables not yet written and
+    """A save failing at the n-th table (patients, lesions, ctc_draws, funnel): the tables not yet written and
     every figure keep their bytes, the earlier manifest is gone (it would claim files the folder no
     longer holds together), no temporary is left, and the folder does not load as a result."""
     out = make_result(synthetic_tables).save(tmp_path / "run")
     before = files(out)
-    order = ["patients", "lesions", "funnel"]
+    order = ["patients", "lesions", "ctc_draws", "funnel"]
 
     smaller = {k: v.head(10) if k == "patients" else v for k, v in synthetic_tables.items()}
     flaky = fail_on_call(store.write_parquet, failing_call, OSError(28, "No space left on device"))

@@ -12,7 +12,7 @@ from seedsoil.interfaces.results import TABLE_SCHEMAS
 from seedsoil.interfaces.tables import FUNNEL_COLUMNS, LESION_COLUMNS, PATIENT_COLUMNS
 
 SCHEMA_MD = Path(__file__).resolve().parents[2] / "docs" / "schema.md"
-TABLE_NAMES = ("patients", "lesions", "funnel")
+TABLE_NAMES = ("patients", "lesions", "ctc_draws", "funnel")
 # kind -> (Arrow type, pandas dtype), written out independently of the implementation.
 KIND_TYPES = {"int64": (pa.int64(), "int64"), "float64": (pa.float64(), "float64"),
               "bool": (pa.bool_(), "bool"), "string": (pa.string(), "object")}
@@ -23,10 +23,11 @@ def test_schema_md_is_generated_from_the_spec():
         "docs/schema.md is out of date: run `python -m seedsoil.interfaces.schema > docs/schema.md`")
 
 
-def test_tables_are_the_three_specs():
+def test_tables_are_the_four_specs():
     assert tuple(schema.TABLES) == TABLE_NAMES
     assert schema.TABLES["patients"] is schema.PATIENT_COLUMNS_SPEC
     assert schema.TABLES["lesions"] is schema.LESION_COLUMNS_SPEC
+    assert schema.TABLES["ctc_draws"] is schema.CTC_DRAW_COLUMNS_SPEC
     assert schema.TABLES["funnel"] is schema.FUNNEL_COLUMNS_SPEC
     assert set(TABLE_SCHEMAS) == set(TABLE_NAMES)
 

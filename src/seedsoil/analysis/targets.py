@@ -538,6 +538,13 @@ def _ctc(c: Cohort) -> Estimate:
     return wilson(int((c.patients.loc[early, "ctc_7_5ml"] >= 1).sum()), int(early.sum()))
 
 
+def _ctc5_first_line(c: Cohort) -> Estimate:
+    """Share of patients with a distant relapse (or de novo stage IV) whose draw on the day it is
+    found, before first-line therapy, holds >= 5 CTCs."""
+    v = c.patients["ctc_at_relapse_7_5ml"].dropna()
+    return wilson(int((v >= 5).sum()), int(len(v)))
+
+
 def _dtc(c: Cohort) -> Estimate:
     early = c.patients["stage"] != "IV"
     return wilson(int((c.patients.loc[early, "dtc_bone_marrow"] >= 1).sum()), int(early.sum()))
@@ -741,6 +748,7 @@ COHORT_FUNCTIONS: dict[str, Callable[..., Estimate]] = {
     "clinical.late_metastases_er_positive": _late_er,
     "dissemination.ctc_positive": _ctc,
     "dissemination.dtc_positive": _dtc,
+    "dissemination.ctc5_first_line": _ctc5_first_line,
     "dissemination.tmem_odds_ratio": _tmem_or,
     "dissemination.tmem_median_cases": _tmem_median(True),
     "dissemination.tmem_median_controls": _tmem_median(False),

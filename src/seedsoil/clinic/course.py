@@ -23,7 +23,7 @@ from seedsoil.biology.organs import SYMPTOMS, OrganTable
 from seedsoil.biology.therapy import norton_simon_log_kill
 from seedsoil.clinic.clock import Clock
 from seedsoil.clinic.guideline import RELAPSE_WORKUP_SKIPS, REGIMENS, TreatmentPlan, assign, line_regimens
-from seedsoil.clinic.records import ClinicalBlock, Labels, LesionRecords, PatientRecords
+from seedsoil.clinic.records import ClinicalBlock, CtcDrawRecords, Labels, LesionRecords, PatientRecords
 from seedsoil.clinic.staging import (M_CATEGORIES, N_CATEGORIES, STAGE_GROUPS, STAGE_TABLE, T_CATEGORIES, n_codes,
                                      t_codes)
 from seedsoil.engine.adjuvant import AdjuvantExposure
@@ -141,8 +141,9 @@ class Clinic:
     the engine's after-surgery step, then :meth:`course`."""
 
     def __init__(self, params: ParameterSet, organs: OrganTable, follow_up_years: float,
-                 treatment: Treatment | None = None):
+                 treatment: Treatment | None = None, ctc_draw_days: tuple[float, ...] = ()):
         self.p, self.organs = params, organs
+        self.ctc_draw_days = np.asarray(ctc_draw_days, dtype=float)
         self.treatment = treatment if treatment is not None else Treatment()
         self.horizon = follow_up_years * DAYS_PER_YEAR
         self.capacity = params["growth.carrying_capacity_cells"]
@@ -485,23 +486,78 @@ class Clinic:
         examined = np.where(full, n_nodes, min(n_sln, n_nodes))
         return pn, positive, examined, ~removed[d.row, d.node]
 
-    def _ctc_expected(self, h: CohortHistory, deposit_cells: np.ndarray, metastasis_cells: np.ndarray) -> np.ndarray:
-        """Expected CTC units in one blood draw at diagnosis: primary (through TMEM doorways),
-        axillary deposits and distant metastases (cells per patient), at steady state with the
-        patient CTC half-life (Meng et al. 2004)."""
+    def _ctc_expected(self, h: CohortHistory, deposit_cells: np.ndarray, metastasis_cells: np.ndarray,
+                      primary_cells: np.ndarray | None = None) -> np.ndarray:
+        """Expected CTC units in one blood draw: primary (through TMEM doorways; at diagnosis
+        unless ``primary_cells`` says what is left of it), axillary deposits (cells per deposit)
+        and distant metastases (cells per patient), at steady state with the patient CTC
+        half-life (Meng et al. 2004)."""
         p, cov, table = self.p, h.covariates, h.traits
         ref = p["tmem.reference_score"]
         per_clone = np.stack([table.per_key(c, lambda t: cascade.shedding(t, ref, p).blood.sum())
                               for c in range(len(table.clone_names))], axis=1)  # (keys, clones)
         key = cov.trait_key
         per_cell = (per_clone[key] * table.shares[None, :]).sum(axis=1)  # units per cell-day, reference TMEM
-        rate = per_cell * cascade.tmem_factor(cov.tmem_score, p) * h.primary.diagnosis_cells * cov.invasion
+        primary = h.primary.diagnosis_cells if primary_cells is None else primary_cells
+        rate = per_cell * cascade.tmem_factor(cov.tmem_score, p) * primary * cov.invasion
         d = h.deposits
         if len(d):
             nodal = deposit_cells * per_clone[key[d.row], d.clone] * p["dissemination.nodal_blood_fold"] * cov.invasion[d.row]
             rate = rate + np.bincount(d.row, nodal, len(h))
         mets = per_cell * metastasis_cells * p["dissemination.metastasis_blood_fold"]
         return cascade.circulating_units(rate + mets, p, p["circulation.ctc_sample_ml"])
+
+    def _ctc_expected_after_surgery(self, h: CohortHistory, t: np.ndarray, clock: Clock, c: Colonies,
+                                    dclock: Clock, left: np.ndarray, rclock: Clock, rr: np.ndarray) -> np.ndarray:
+        """Expected CTC units in a draw on each patient's day ``t`` (absolute, after surgery): residual
+        primary tissue, undissected nodal deposits and the metastases of that day (before any kill
+        on that very day)."""
+        n = len(h)
+        ok = np.isfinite(t)
+        t = np.where(ok, np.nextafter(t, -np.inf), 0.0)
+        mets = np.bincount(c.row, clock.cells_at(t[c.row]), n) if len(c) else np.zeros(n)
+        dep = np.zeros(len(h.deposits))
+        dep[left] = dclock.cells_at(t[h.deposits.row[left]])
+        residual = np.zeros(n)
+        residual[rr] = rclock.cells_at(t[rr])
+        return np.where(ok, self._ctc_expected(h, dep, mets, residual), 0.0)
+
+    def _ctc_at_relapse(self, h: CohortHistory, first_distant: np.ndarray, t_dx: np.ndarray, end: np.ndarray,
+                        at_dx: np.ndarray, clock: Clock, c: Colonies, dclock: Clock, left: np.ndarray, rclock: Clock,
+                        rr: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """CTCs in a 7.5 mL draw on the day the first distant metastasis is found, before the first
+        line (CellSearch baseline of new metastatic disease); at diagnosis for de novo stage IV;
+        NaN without a distant relapse in follow-up."""
+        seen = np.isfinite(first_distant) & (first_distant <= end)
+        when = np.where(seen, first_distant, np.inf)
+        mean = np.where(when <= t_dx, at_dx, self._ctc_expected_after_surgery(h, when, clock, c, dclock, left,
+                                                                                rclock, rr))
+        return np.where(seen, poisson_from_uniform(u, mean), np.nan)
+
+    def _ctc_draws(self, h: CohortHistory, t_dx: np.ndarray, end: np.ndarray, at_dx: np.ndarray, clock: Clock,
+                   c: Colonies, dclock: Clock, left: np.ndarray, rclock: Clock, rr: np.ndarray,
+                   u: np.ndarray) -> CtcDrawRecords:
+        """CTC counts of the blood draws on :attr:`ctc_draw_days` of each patient alive and followed
+        then: day 0 is the draw at diagnosis (``at_dx``, its expected load), later days see what
+        surgery left (residual primary tissue, undissected nodal deposits) and the metastases of that
+        day; Poisson around the expected load (``u``: one uniform per patient and draw)."""
+        n, days = len(h), self.ctc_draw_days
+        out_rows, out_days, expected = [], [], []
+        for j, day in enumerate(days):
+            t = t_dx + day
+            mean = at_dx if day == 0 else self._ctc_expected_after_surgery(h, t, clock, c, dclock, left, rclock, rr)
+            alive = np.flatnonzero(t < end)
+            out_rows.append(alive)
+            out_days.append(np.full(len(alive), day))
+            expected.append(mean[alive])
+        rows = np.concatenate(out_rows) if out_rows else np.empty(0, dtype=np.int64)
+        day_col = np.concatenate(out_days) if out_days else np.empty(0)
+        mean = np.concatenate(expected) if expected else np.empty(0)
+        j = np.searchsorted(days, day_col)
+        order = np.lexsort((day_col, rows))
+        counts = poisson_from_uniform(u[rows, j], mean) if len(rows) else np.empty(0, dtype=np.int64)
+        return CtcDrawRecords(patient_id=h.patient_id[rows][order].astype(np.int64), day=day_col[order],
+                              ctc_7_5ml=np.asarray(counts, dtype=np.int64)[order], expected_ctc=mean[order])
 
     def _dtc_expected(self, h: CohortHistory) -> np.ndarray:
         """Expected disseminated tumour cells in one bone-marrow aspirate at diagnosis: the solitary
@@ -675,11 +731,13 @@ class Clinic:
         return np.where(has.any(axis=1), best, fallback)
 
     # -- the whole course --------------------------------------------------------------------
-    def course(self, h: CohortHistory, st: Staging, plan: TreatmentPlan, rng: np.random.Generator) -> ClinicalBlock:
+    def course(self, h: CohortHistory, st: Staging, plan: TreatmentPlan, rng: np.random.Generator,
+               follow_up_days: np.ndarray | None = None) -> ClinicalBlock:
         """The clinical course of every patient of ``h`` (patients of one block, colonies founded
         after surgery included); ``rng`` is that block's clinic stream, drawn for the whole block
         and read by each patient's block row, so her course does not depend on which other
-        patients of the block are simulated."""
+        patients of the block are simulated. ``follow_up_days`` (per patient, days from
+        diagnosis) replaces the scenario's follow-up (virtual twins of followed patients)."""
         p, cov, n = self.p, h.covariates, len(h)
         all_colonies = h.colonies
         c = all_colonies.take(_oldest(all_colonies, len(self.organs.names), BURDEN_COLONIES))
@@ -697,6 +755,10 @@ class Clinic:
         u_pre = rng.random((BLOCK_PATIENTS, n_org))[rows_in_block]
         u_pre_when, u_pre_luck = rng.random((2, BLOCK_PATIENTS, MAX_SECONDARY_SEEDS))[:, rows_in_block]
         u_dtc = rng.random(BLOCK_PATIENTS)[rows_in_block]
+        u_relapse_ctc = rng.random(BLOCK_PATIENTS)[rows_in_block]
+        # drawn last, so runs without blood draws keep every other draw
+        u_draws = rng.random((BLOCK_PATIENTS, len(self.ctc_draw_days)))[rows_in_block] if len(self.ctc_draw_days) \
+            else np.empty((n, 0))
         t_dx = h.primary.diagnosis_day
         never = np.full(n, np.inf)
         law = self.colony_law(h, c)
@@ -733,7 +795,8 @@ class Clinic:
         organ_death, organ_idx, followed, burden = self._burden_death(h, clock, c, t_m, e_burden)
         other = t_dx + self._other_death(cov.age, e_other)
         death = np.minimum(organ_death, other)
-        horizon_day = t_dx + self.horizon
+        horizon = self.horizon if follow_up_days is None else np.asarray(follow_up_days, dtype=float)
+        horizon_day = t_dx + horizon
         end = np.minimum(death, horizon_day)
         detect = detected()
         # metastases seed metastases: new colonies from the metastatic burden until death
@@ -775,12 +838,15 @@ class Clinic:
         pre = c.founded <= t_dx[c.row]
         met_cells = np.bincount(c.row[pre], clock.take(np.flatnonzero(pre)).cells_at(
             np.nextafter(t_dx[c.row[pre]], -np.inf)), n) if pre.any() else np.zeros(n)
-        ctc = poisson_from_uniform(u_ctc, self._ctc_expected(h, dep_cells, met_cells))
+        ctc_dx = self._ctc_expected(h, dep_cells, met_cells)
+        ctc = poisson_from_uniform(u_ctc, ctc_dx)
         dtc = poisson_from_uniform(u_dtc, self._dtc_expected(h))
+        relapse_ctc = self._ctc_at_relapse(h, first_distant, t_dx, end, ctc_dx, clock, c, dclock, left, rclock, rr,
+                                           u_relapse_ctc)
 
         def endpoint(t):
             event = t <= horizon_day
-            return np.where(event, t - t_dx, self.horizon), event
+            return np.where(event, t - t_dx, horizon), event
 
         def day_or_nan(t):
             return np.where(t <= end, t - t_dx, np.nan)
@@ -829,7 +895,7 @@ class Clinic:
             distant_metastasis_day=day_or_nan(first_distant), metastatic_lines=lines.astype(np.int64),
             n_colonies=np.bincount(all_colonies.row, minlength=n).astype(np.int64),
             n_secondary_colonies=np.bincount(c.row[c.origin == METASTATIC], minlength=n).astype(np.int64),
-            ctc_7_5ml=ctc.astype(np.int64), dtc_bone_marrow=dtc.astype(np.int64),
+            ctc_7_5ml=ctc.astype(np.int64), dtc_bone_marrow=dtc.astype(np.int64), ctc_at_relapse_7_5ml=relapse_ctc,
             metastatic_bone_agent=Labels(np.where(bone_treated & (t_m <= end),
                                                   bone_model.METASTATIC_AGENTS.index(plan.bone_drug), 0),
                                          bone_model.METASTATIC_AGENTS),
@@ -839,7 +905,8 @@ class Clinic:
         funnel = h.funnel.sum(axis=0)
         primary_seeded = c.origin[idx] != METASTATIC  # the funnel follows the primary's and deposits' units
         funnel[stage("detected"), ORGAN_COLUMNS] += np.bincount(organs_seen[primary_seeded], minlength=len(names))
-        return ClinicalBlock(patients=patients, lesions=lesions, funnel=funnel)
+        draws = self._ctc_draws(h, t_dx, end, ctc_dx, clock, c, dclock, left, rclock, rr, u_draws)
+        return ClinicalBlock(patients=patients, lesions=lesions, funnel=funnel, ctc_draws=draws)
 
 
 @dataclass(frozen=True)

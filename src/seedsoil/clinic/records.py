@@ -103,6 +103,7 @@ class PatientRecords(_Columns):
     n_secondary_colonies: np.ndarray
     ctc_7_5ml: np.ndarray
     dtc_bone_marrow: np.ndarray
+    ctc_at_relapse_7_5ml: np.ndarray
     metastatic_bone_agent: np.ndarray
     skeletal_event_day: np.ndarray
     skeletal_event: np.ndarray
@@ -124,10 +125,21 @@ class LesionRecords(_Columns):
 
 
 @dataclass
+class CtcDrawRecords(_Columns):
+    """One entry per blood draw (days from diagnosis; counts in 7.5 mL)."""
+
+    patient_id: np.ndarray
+    day: np.ndarray
+    ctc_7_5ml: np.ndarray
+    expected_ctc: np.ndarray
+
+
+@dataclass
 class ClinicalBlock:
-    """The clinic's output for a block: patient and lesion records, the funnel summed over the
-    block's patients (stage x site, detected metastases included), and per-patient funnels."""
+    """The clinic's output for a block: patient, lesion and blood-draw records and the funnel
+    summed over the block's patients (stage x site, detected metastases included)."""
 
     patients: PatientRecords
     lesions: LesionRecords
     funnel: np.ndarray
+    ctc_draws: CtcDrawRecords

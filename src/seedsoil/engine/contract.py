@@ -10,7 +10,7 @@ from typing import ClassVar
 from seedsoil.biology.organs import OrganTable
 from seedsoil.engine.adjuvant import AdjuvantExposure, awaken_after_surgery
 from seedsoil.engine.history import CohortHistory, Colonies, DormantPool
-from seedsoil.engine.start import count_colonies
+from seedsoil.engine.start import CohortStart, count_colonies
 from seedsoil.engine.streams import Phase, block_rng
 from seedsoil.params import ParameterSet
 from seedsoil.scenario import Scenario, ScenarioError
@@ -61,7 +61,8 @@ class Engine(ABC):
     ``simulate_block(block, seed)`` returns the :class:`CohortHistory` of patients
     ``block * BLOCK_PATIENTS`` onwards; ``rows`` restricts it to some of them (an engine may then
     skip the others' cascade, as the per-cell engine does). Covariates always come from the
-    block's covariate stream (:func:`~seedsoil.engine.start.start_block`)."""
+    block's covariate stream (:func:`~seedsoil.engine.start.start_block`), except in
+    ``simulate_start``, where the caller gives them (virtual twins of observed patients)."""
 
     name: ClassVar[str]
     capabilities: ClassVar[Capabilities]
@@ -74,6 +75,11 @@ class Engine(ABC):
     @abstractmethod
     def simulate_block(self, block: int, seed: int) -> CohortHistory:
         """The histories of every patient of ``block``."""
+
+    @abstractmethod
+    def simulate_start(self, start: CohortStart, seed: int, block: int) -> CohortHistory:
+        """The histories of the patients of ``start`` (covariates and primaries given), with the
+        seeding draws of ``block`` (a batch engine) or of each ``start.patient_id`` (per cell)."""
 
     def simulate_rows(self, block: int, seed: int, rows) -> CohortHistory:
         """The histories of some patients of ``block`` (block rows), in that order."""

@@ -136,3 +136,108 @@ class TraitTable:
     def per_key(self, clone: int, fn) -> np.ndarray:
         """``fn(traits)`` for every combination of one clone, stacked on a leading axis."""
         return np.stack([np.asarray(fn(row[clone]), dtype=float) for row in self.traits])
+
+
+UNKNOWN = -1
+"""Code of an unobserved category in :class:`Observed` (ages: NaN)."""
+MENOPAUSE_REDRAWS = 64
+"""Redraws of (age, age at menopause) for a patient whose menopausal status is known but not her
+age, until they agree (each redraw succeeds with probability >= the smaller status share)."""
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What was observed of each patient at diagnosis (one entry per patient): the tumour's
+    diameter (mm, required), age (years; NaN unknown), and codes 0/1 for ``postmenopausal``,
+    ``er``, ``pr``, ``her2``, ``lobular`` and 1-3 for ``grade`` (:data:`UNKNOWN` unknown)."""
+
+    diameter_mm: np.ndarray
+    age: np.ndarray
+    postmenopausal: np.ndarray
+    grade: np.ndarray
+    er: np.ndarray
+    pr: np.ndarray
+    her2: np.ndarray
+    lobular: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.diameter_mm)
+
+    def take(self, rows) -> Observed:
+        return Observed(*(getattr(self, f)[rows] for f in self.__dataclass_fields__))
+
+
+def _likelihood(prob: np.ndarray, code: np.ndarray) -> np.ndarray:
+    """P(observed code | subtype) of a yes/no covariate, (n, subtypes); 1 where unobserved."""
+    code = code[:, None]
+    return np.where(code == UNKNOWN, 1.0, np.where(code == 1, prob[None, :], 1.0 - prob[None, :]))
+
+
+def subtype_posterior(scenario: Scenario, p: ParameterSet, obs: Observed) -> np.ndarray:
+    """P(subtype | what was observed) under the cohort model of :func:`sample_covariates`, shape
+    (n, subtypes); a row of zeros is a combination the model never produces. PR is drawn only for
+    ER+ patients there, so a PR+ ER- patient's PR adds nothing (she is kept PR+ as observed)."""
+    c = scenario.cohort
+    shares = np.array([getattr(c.subtype_shares, s) for s in SUBTYPES], dtype=float)
+    pe = _by_subtype(p, "cohort.er_positive_prob.{}")
+    pp = _by_subtype(p, "cohort.pr_positive_prob.{}")
+    ph = _by_subtype(p, "cohort.her2_positive_prob.{}")
+    ilc = np.array([getattr(c.ilc_share, s) for s in SUBTYPES], dtype=float)
+    gp = np.array([[p[f"cohort.grade_prob.{s}.g{g}"] for g in (1, 2, 3)] for s in SUBTYPES])
+    gp = gp / gp.sum(axis=1, keepdims=True)
+    er, pr = obs.er[:, None], obs.pr[:, None]
+    u = UNKNOWN
+    joint = np.select(  # P(ER, PR as observed | subtype), PR drawn only for ER+ patients
+        [(er == 1) & (pr == 1), (er == 1) & (pr == 0), er == 1, er == 0,
+         (er == u) & (pr == 1), (er == u) & (pr == 0)],
+        [pe * pp, pe * (1 - pp), pe, 1 - pe, pe * pp, pe * (1 - pp) + 1 - pe],
+        default=1.0) * np.ones((len(obs), 1))
+    g = obs.grade[:, None]
+    grade = np.where(g == UNKNOWN, 1.0, gp.T[np.clip(obs.grade - 1, 0, 2)])
+    w = shares[None, :] * joint * _likelihood(ph, obs.her2) * _likelihood(ilc, obs.lobular) * grade
+    total = w.sum(axis=1, keepdims=True)
+    return np.divide(w, total, out=np.zeros_like(w), where=total > 0)
+
+
+def sample_conditional(scenario: Scenario, p: ParameterSet, rng: np.random.Generator, obs: Observed) -> Covariates:
+    """Covariates of patients who match ``obs``: the tumour diameter and every observed quantity
+    exactly, the rest drawn from the cohort model given what was observed (subtype from
+    :func:`subtype_posterior`, unobserved receptors and grade given the subtype, age given the
+    menopausal status). Each quantity is one vectorised draw for every patient, in a fixed order,
+    whether observed or not, so the stream does not depend on which values were observed."""
+    c = scenario.cohort
+    n = len(obs)
+    post = subtype_posterior(scenario, p, obs)
+    cum = np.cumsum(post, axis=1)
+    subtype = np.minimum((rng.random(n)[:, None] >= cum).sum(axis=1), len(SUBTYPES) - 1)
+    ilc = np.array([getattr(c.ilc_share, s) for s in SUBTYPES])
+    lobular = np.where(obs.lobular == UNKNOWN, rng.random(n) < ilc[subtype], obs.lobular == 1)
+    pe = _by_subtype(p, "cohort.er_positive_prob.{}")[subtype]
+    pp = _by_subtype(p, "cohort.pr_positive_prob.{}")[subtype]
+    p_er = np.where(obs.pr == 1, 1.0, np.where(obs.pr == 0, pe * (1 - pp) / np.maximum(1 - pe * pp, 1e-300), pe))
+    er = np.where(obs.er == UNKNOWN, rng.random(n) < p_er, obs.er == 1)
+    pr = np.where(obs.pr == UNKNOWN, er & (rng.random(n) < pp), obs.pr == 1)
+    her2_drawn = rng.random(n) < _by_subtype(p, "cohort.her2_positive_prob.{}")[subtype]
+    her2 = np.where(obs.her2 == UNKNOWN, her2_drawn, obs.her2 == 1)
+    gp = np.array([[p[f"cohort.grade_prob.{s}.g{g}"] for g in (1, 2, 3)] for s in SUBTYPES])
+    gcum = np.cumsum(gp / gp.sum(axis=1, keepdims=True), axis=1)[subtype]
+    grade = np.where(obs.grade == UNKNOWN, np.minimum((rng.random(n)[:, None] >= gcum).sum(axis=1), 2) + 1,
+                     obs.grade)
+    age = _truncated_normal(rng, n, c.age_mean, c.age_sd, c.age_min, c.age_max)
+    menopause = p["cohort.menopause_age_median"] + p["cohort.menopause_age_sd"] * rng.standard_normal(n)
+    known_age = ~np.isnan(obs.age)
+    age = np.where(known_age, obs.age, age)
+    for _ in range(MENOPAUSE_REDRAWS):  # unknown age, known status: draw both again where they disagree
+        bad = ~known_age & (obs.postmenopausal != UNKNOWN) & ((age >= menopause) != (obs.postmenopausal == 1))
+        if not bad.any():
+            break
+        k = int(bad.sum())
+        age[bad] = _truncated_normal(rng, k, c.age_mean, c.age_sd, c.age_min, c.age_max)
+        menopause[bad] = p["cohort.menopause_age_median"] + p["cohort.menopause_age_sd"] * rng.standard_normal(k)
+    postmenopausal = np.where(obs.postmenopausal == UNKNOWN, age >= menopause, obs.postmenopausal == 1)
+    tmem = p["tmem.median_score"] * np.exp(p["tmem.log_sd"] * rng.standard_normal(n))
+    vdt = _by_subtype(p, "growth.vdt_days.{}")[subtype] * np.exp(p["growth.vdt_log_sd"] * rng.standard_normal(n))
+    sd = p["dissemination.invasion_log_sd"]
+    invasion = np.exp(sd * rng.standard_normal(n) - 0.5 * sd * sd)
+    return Covariates(subtype.astype(np.int64), lobular, er, pr, her2, grade.astype(np.int64), age, tmem, vdt,
+                      np.asarray(obs.diameter_mm, dtype=float), postmenopausal, invasion)

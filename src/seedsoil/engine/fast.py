@@ -125,8 +125,10 @@ class FastEngine(Engine):
         self.shares = self.table.shares
 
     def simulate_block(self, block: int, seed: int) -> CohortHistory:
+        return self.simulate_start(start_block(self.scenario, self.p, seed, block, self.table), seed, block)
+
+    def simulate_start(self, start: CohortStart, seed: int, block: int) -> CohortHistory:
         p = self.p
-        start = start_block(self.scenario, p, seed, block, self.table)
         rng = block_rng(seed, block, Phase.SEEDING)
         cov, prim = start.covariates, start.primary
         n = len(start)

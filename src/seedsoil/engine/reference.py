@@ -194,6 +194,9 @@ class ReferenceEngine(Engine):
 
     def simulate_rows(self, block: int, seed: int, rows) -> CohortHistory:
         start = start_block(self.scenario, self.p, seed, block, self.table).take(np.asarray(rows, dtype=np.int64))
+        return self.simulate_start(start, seed, block)
+
+    def simulate_start(self, start: CohortStart, seed: int, block: int) -> CohortHistory:
         funnel = empty_funnel(len(start))
         colonies, deposits, pools = [], [], []
         for i in range(len(start)):

@@ -19,6 +19,7 @@ from seedsoil.interfaces.execution import (Chunk, RunError, check_workers, dask_
 from seedsoil.interfaces.store import RunFolder, RunIdentity, funnel_table
 from seedsoil.params import ParameterSet
 from seedsoil.scenario import Scenario, load_scenario
+from seedsoil.scenario.model import with_ctc_draw_days
 
 DEFAULT_SEED = 20261121
 DEFAULT_PATIENTS = 10_000
@@ -50,11 +51,13 @@ def _whole(name: str, value, minimum: int) -> int:
     return int(value)
 
 
-def _prepare(scenario, params, patients, seed, engine, workers):
+def _prepare(scenario, params, patients, seed, engine, workers, ctc_draw_days=None):
     n = _whole("patients", patients, 1)
     s = _whole("seed", seed, 0)
     k = check_workers(workers)
     sc, p = resolve(scenario, params)
+    if ctc_draw_days is not None:
+        sc = with_ctc_draw_days(sc, ctc_draw_days)
     eng = engine or sc.engine
     get_engine(eng)  # fail fast on an unknown engine name
     return sc, p, n, s, eng, k
@@ -62,8 +65,8 @@ def _prepare(scenario, params, patients, seed, engine, workers):
 
 def simulate_tables(scenario: Scenario, params: ParameterSet, chunks: list[Chunk], seed: int, engine: str,
                     workers: int = 1, scheduler: str | None = None, progress: Progress | None = None):
-    """Simulate ``chunks``; return (patients, lesions) Arrow tables in patient order and the
-    funnel counts."""
+    """Simulate ``chunks``; return (patients, lesions, ctc_draws) Arrow tables in patient order
+    and the funnel counts."""
     parts, total = {}, sum(len(c) for c in chunks)
     done = 0
     for out in run_chunks(scenario, params, engine, seed, chunks, workers, scheduler):
@@ -75,26 +78,30 @@ def simulate_tables(scenario: Scenario, params: ParameterSet, chunks: list[Chunk
     for o in parts.values():
         funnel += o.funnel
     order = [parts[c.index] for c in chunks]
-    return (pa.concat_tables([o.patients for o in order]), pa.concat_tables([o.lesions for o in order]), funnel)
+    return (pa.concat_tables([o.patients for o in order]), pa.concat_tables([o.lesions for o in order]),
+            pa.concat_tables([o.ctc_draws for o in order]), funnel)
 
 
 def simulate(scenario: Scenario | str | Path | None = None, *, patients: int = DEFAULT_PATIENTS, seed: int = DEFAULT_SEED,
              engine: str | None = None, params: ParameterSet | None = None, progress: Progress | None = None,
-             workers: int | None = None, scheduler: str | None = None, chunk_patients: int | None = None):
+             workers: int | None = None, scheduler: str | None = None, chunk_patients: int | None = None,
+             ctc_draw_days=None):
     """Simulate a cohort in memory (built-in name, TOML path or Scenario; default scenario when None).
 
     ``workers`` local processes (default: all CPUs) or a Dask ``scheduler`` address share the
     patients; results do not depend on either, nor on ``chunk_patients``. Returns a
     :class:`seedsoil.interfaces.results.Result` with ``.patients``, ``.lesions`` and ``.funnel``
-    DataFrames and plotting helpers. For cohorts too large for memory use :func:`run`."""
+    DataFrames and plotting helpers. ``ctc_draw_days`` (days from diagnosis) adds blood draws
+    (``.ctc_draws``), replacing the scenario's ``[measurements] ctc_draw_days``. For cohorts too
+    large for memory use :func:`run`."""
     from seedsoil.interfaces.results import Result
 
-    sc, p, n, s, eng, k = _prepare(scenario, params, patients, seed, engine, workers)
+    sc, p, n, s, eng, k = _prepare(scenario, params, patients, seed, engine, workers, ctc_draw_days)
     t0 = time.perf_counter()
-    pat, les, funnel = simulate_tables(sc, p, plan_chunks(n, chunk_patients or default_chunk(eng)), s, eng, k,
+    pat, les, draws, funnel = simulate_tables(sc, p, plan_chunks(n, chunk_patients or default_chunk(eng)), s, eng, k,
                                        scheduler, progress)
     t1 = time.perf_counter()
-    return Result(patients=pat.to_pandas(), lesions=les.to_pandas(),
+    return Result(patients=pat.to_pandas(), lesions=les.to_pandas(), ctc_draws=draws.to_pandas(),
                   funnel=funnel_table(funnel).to_pandas(), scenario=sc, params=p, seed=s, engine=eng,
                   timings={"simulate_s": t1 - t0})
 
@@ -103,13 +110,14 @@ def run(scenario: Scenario | str | Path | None = None, out: str | os.PathLike = 
         patients: int = DEFAULT_PATIENTS, seed: int = DEFAULT_SEED, engine: str | None = None,
         params: ParameterSet | None = None, workers: int | None = None, scheduler: str | None = None,
         chunk_patients: int | None = None, resume: bool = False, overwrite: bool = False,
-        progress: Progress | None = None):
+        progress: Progress | None = None, ctc_draw_days=None):
     """Simulate a cohort straight into the run folder ``out``, chunk by chunk (bounded memory):
     part files as chunks finish, final Parquet tables in patient order, figures, manifest.json
     last. ``resume`` finishes an interrupted run of the same command (every patient exactly once,
     files identical to an uninterrupted run); ``overwrite`` replaces another run in ``out``.
-    Returns a Result holding the summary columns of patients (``SUMMARY_COLUMNS``) and the funnel."""
-    sc, p, n, s, eng, k = _prepare(scenario, params, patients, seed, engine, workers)
+    Returns a Result holding the summary columns of patients (``SUMMARY_COLUMNS``) and the funnel;
+    ``ctc_draw_days`` as in :func:`simulate` (ctc_draws.parquet)."""
+    sc, p, n, s, eng, k = _prepare(scenario, params, patients, seed, engine, workers, ctc_draw_days)
     chunks = plan_chunks(n, chunk_patients or default_chunk(eng))
     identity = RunIdentity(seedsoil_version=__version__, scenario=sc.model_dump(mode="json"), seed=s, engine=eng,
                            patients=n, parameter_hash=p.digest(),
@@ -186,5 +194,29 @@ def journey(scenario: Scenario | str | Path | None = None, *, patient: int | Non
     return _journey(sc, p, sc.engine, _whole("seed", seed, 0), n, subtype, histology)
 
 
+def twins(covariates, *, replicates: int = 1, seed: int = DEFAULT_SEED, scenario: Scenario | str | Path | None = None,
+          params: ParameterSet | None = None, out: str | os.PathLike | None = None, skip_bad_rows: bool = False,
+          max_candidates: int | None = None, warn=None, progress: Progress | None = None):
+    """Virtual twins of real patients: ``covariates`` is a CSV path or a DataFrame (columns
+    ``tumor_size_mm`` and ``positive_nodes`` required; see ``seedsoil twins --help``). Returns a
+    :class:`seedsoil.interfaces.twins.TwinsResult` (``.patients``: one row per input row and
+    replicate with ``row_id`` and ``replicate``; ``.lesions``; ``.rows``: matching and outcomes per
+    row; ``.summary``: twins_summary.json with Kaplan-Meier DFS, DMFS and OS); ``out`` also writes
+    the files. ``skip_bad_rows`` skips bad or unmatched rows with a warning instead of refusing."""
+    from seedsoil.interfaces.twins import DEFAULT_MAX_CANDIDATES, simulate_twins
+    from seedsoil.interfaces.twins_input import read_twins
+
+    sc, p = resolve(scenario, params)
+    r = _whole("replicates", replicates, 1)
+    s = _whole("seed", seed, 0)
+    m = DEFAULT_MAX_CANDIDATES if max_candidates is None else _whole("max_candidates", max_candidates, 1)
+    table = read_twins(covariates, sc, p, skip_bad_rows=skip_bad_rows, warn=warn)
+    result = simulate_twins(table, sc, p, replicates=r, seed=s, max_candidates=m, skip_unmatched=skip_bad_rows,
+                            warn=warn, progress=progress)
+    if out is not None:
+        result.save(Path(out))
+    return result
+
+
 __all__ = ["DEFAULT_PATIENTS", "DEFAULT_SEED", "RunError", "default_workers", "journey", "resolve", "run",
-           "simulate", "simulate_chunk", "simulate_tables", "trial"]
+           "simulate", "simulate_chunk", "simulate_tables", "trial", "twins"]

@@ -142,6 +142,10 @@ def run(
     chunk_patients: Annotated[str | None, typer.Option(
         "--chunk-patients", metavar="N", help="Patients per task and part file (a multiple of 1024; default 16384). "
                                               "Results do not depend on it.")] = None,
+    ctc_draw_days: Annotated[str | None, typer.Option(
+        "--ctc-draw-days", metavar="D1,D2,...",
+        help="Blood draws (7.5 mL, CTC counts) on these days from diagnosis (0 = before surgery), written to "
+             "ctc_draws.parquet; replaces the scenario's [measurements] ctc_draw_days.")] = None,
 ) -> None:
     """Simulate a cohort and write patients/lesions/funnel Parquet, figures and manifest.json to OUT
     (streamed chunk by chunk; an interrupted run is finished with --resume)."""
@@ -152,6 +156,8 @@ def run(
     if resume and overwrite:
         _fail("--resume and --overwrite exclude each other: resume keeps the run in OUT, overwrite replaces it")
     scenario_obj, _params = _load_or_fail(scenario)
+    if ctc_draw_days is not None:
+        scenario_obj = _with_draw_days(scenario_obj, ctc_draw_days)
     from seedsoil.engine import engine_names
     from seedsoil.interfaces import api  # the engine loads only when a run is asked for
     from seedsoil.interfaces.stopping import Interrupted, stop_on_signals
@@ -189,6 +195,23 @@ def run(
 
     print_summary(result, console)
     console.print(f"results written to [bold]{Path(out).resolve()}[/bold]")
+
+
+def _with_draw_days(scenario_obj, text: str):
+    """The scenario with the blood draws of ``--ctc-draw-days`` (comma-separated days), or one error line."""
+    from seedsoil.scenario.model import with_ctc_draw_days
+
+    days = []
+    for part in text.split(","):
+        try:
+            days.append(float(part.strip()))
+        except ValueError:
+            _fail(f"--ctc-draw-days: {part.strip()!r} is not a number of days; give days from diagnosis "
+                  "separated by commas, e.g. 0,90,365")
+    try:
+        return with_ctc_draw_days(scenario_obj, days)
+    except ValueError as err:
+        _fail(f"--ctc-draw-days: {err}")
 
 
 @app.command()
@@ -286,6 +309,33 @@ def trials() -> None:
     _console().print(table)
 
 
+def _with_bar(console: Console, label: str, total: int, work, interrupted: str):
+    """``work(progress)`` with a progress bar for a person watching (None otherwise); a ValueError
+    is one error line (exit 2), an interrupt one line (exit 130)."""
+    from seedsoil.interfaces.stopping import Interrupted, stop_on_signals
+
+    stop_on_signals()
+    try:
+        if not _show_progress():
+            return work(None)
+        with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      TimeRemainingColumn(), console=console, transient=True) as bar:
+            task = bar.add_task(label, total=total)
+            return work(lambda done, tot: bar.update(task, completed=done, total=tot))
+    except ValueError as err:
+        _fail(str(err))
+    except (KeyboardInterrupt, Interrupted):
+        _fail(interrupted, EXIT_INTERRUPTED)
+
+
+def _save_or_fail(result, out: Path) -> list[Path]:
+    """``result.save(out)``, or one error line (exit 1) when the folder cannot be written."""
+    try:
+        return result.save(out)
+    except OSError as err:
+        _fail(f"cannot write results to {out}: {err.strerror or err}", EXIT_OUTPUT_ERROR)
+
+
 MAX_TRIAL_REPEATS = 1000
 
 
@@ -309,7 +359,6 @@ def trial_command(
     to the arms (the same virtual patients in every arm, paired by the random streams), follow them
     through accrual and follow-up, and compare each arm with the first (Cox hazard ratio with 95%
     interval, log-rank p) on every endpoint."""
-    from seedsoil.interfaces.stopping import Interrupted, stop_on_signals
     from seedsoil.interfaces.trial import ENDPOINT_NAMES, run_trial
     from seedsoil.scenario.trial import load_trial
 
@@ -322,25 +371,9 @@ def trial_command(
     except (ScenarioError, ParameterError) as err:
         _fail(str(err))
     console = _console()
-    stop_on_signals()
-    total = k * len(spec.arms)
-    try:
-        if _show_progress():
-            with Progress(TextColumn("simulating arms"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                          TimeRemainingColumn(), console=console, transient=True) as bar:
-                task = bar.add_task("arms", total=total)
-                result = run_trial(spec, k, s, w, progress=lambda done, tot: bar.update(task, completed=done,
-                                                                                        total=tot))
-        else:
-            result = run_trial(spec, k, s, w)
-    except ValueError as err:
-        _fail(str(err))
-    except (KeyboardInterrupt, Interrupted):
-        _fail("interrupted; no trial was written", EXIT_INTERRUPTED)
-    try:
-        written = result.save(out)
-    except OSError as err:
-        _fail(f"cannot write results to {out}: {err.strerror or err}", EXIT_OUTPUT_ERROR)
+    result = _with_bar(console, "simulating arms", k * len(spec.arms), lambda bar: run_trial(spec, k, s, w, progress=bar),
+                       "interrupted; no trial was written")
+    written = _save_or_fail(result, out)
     sm = result.summary
     table = Table(title=f"{spec.spec.name} ({sm['screened_patients']:,} screened, "
                         f"{sum(a['patients'] for a in sm['arms']):,} randomised)")
@@ -408,6 +441,78 @@ def journey_command(
         except OSError as err:
             _fail(f"cannot write results to {out}: {err.strerror or err}", EXIT_OUTPUT_ERROR)
         typer.echo(f"journey.png, journey.csv written to {out.resolve()}")
+
+
+MAX_TWIN_REPLICATES = 10_000
+
+
+@app.command("twins")
+def twins_command(
+    covariates: Annotated[Path, typer.Argument(
+        metavar="COVARIATES.csv",
+        help="One row per real patient: tumor_size_mm and positive_nodes (required); age, menopausal (pre/post), "
+             "grade (1-3), er, pr, her2 (0/1, yes/no or pos/neg), histology (idc/ilc), pn (pN0 ... pN3a), "
+             "endocrine_therapy, chemotherapy, anti_her2, radiotherapy (0/1), follow_up_days (optional).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for patients.parquet (one row per input row and "
+                                                         "replicate), lesions.parquet, twins_rows.csv, "
+                                                         "twins_summary.json and km_twins.png.")]
+    = Path("seedsoil-twins"),
+    replicates: Annotated[str, typer.Option("--replicates", "-r", metavar="R",
+                                            help="Twins simulated per input row.")] = "1",
+    seed: Annotated[str, typer.Option("--seed", "-s", metavar="S", help="Master random seed, a whole number >= 0.")]
+    = str(DEFAULT_SEED),
+    scenario: Annotated[str, typer.Option("--scenario", metavar="SCENARIO",
+                                          help="Built-in scenario name or TOML file: the model, the era's "
+                                               "guideline for therapies a row leaves blank, the follow-up for "
+                                               "rows without follow_up_days.")] = "default",
+    skip_bad_rows: Annotated[bool, typer.Option("--skip-bad-rows", help="Skip a bad row (or one the model cannot "
+                                                                       "match) with one warning instead of "
+                                                                       "stopping.")] = False,
+    max_candidates: Annotated[str, typer.Option("--max-candidates", metavar="N",
+                                                help="Candidates simulated per row at most while looking for "
+                                                     "twins with the observed node count.")] = "100000",
+) -> None:
+    """Virtual twins of real patients: each row's course simulated conditioned on what was
+    observed at diagnosis. Tumour size and every given covariate are fixed; the positive node
+    count is matched by rejection (candidates are simulated until surgery and kept when the
+    axillary surgery finds exactly that many positive nodes), so it comes from the simulated
+    spread of a tumour of that size."""
+    from seedsoil.interfaces.twins import simulate_twins
+    from seedsoil.interfaces.twins_input import read_twins
+
+    r = _parse_count(replicates, "--replicates", maximum=MAX_TWIN_REPLICATES)
+    s = _parse_count(seed, "--seed", minimum=0)
+    m = _parse_count(max_candidates, "--max-candidates", maximum=MAX_PATIENTS)
+    _check_out_folder(out)
+    sc, p = _load_or_fail(scenario)
+    try:
+        table = read_twins(covariates, sc, p, skip_bad_rows=skip_bad_rows, warn=_warn)
+    except ValueError as err:
+        _fail(str(err))
+    console = _console()
+    result = _with_bar(console, "simulating twins", len(table) * r,
+                       lambda bar: simulate_twins(table, sc, p, replicates=r, seed=s, max_candidates=m,
+                                                  skip_unmatched=skip_bad_rows, warn=_warn, progress=bar),
+                       "interrupted; no twins were written")
+    written = _save_or_fail(result, out)
+    sm = result.summary
+    table_out = Table(title=f"{sm['rows_matched']:,} of {sm['rows']:,} rows x {r} replicate{'s' * (r != 1)} "
+                            f"({sm['conditioning']['candidates']:,} candidates simulated)")
+    for col in ("endpoint", "twins", "events", "median (years)", "5 years (95% CI)", "10 years (95% CI)"):
+        table_out.add_column(col, justify="left" if col == "endpoint" else "right")
+    for ep, name in (("dfs", "disease-free survival"), ("dmfs", "distant-metastasis-free survival"),
+                     ("os", "overall survival")):
+        e = sm["endpoints"][ep]
+        at = {x["years"]: x for x in e["survival"]}
+
+        def cell(y, at=at):
+            x = at.get(y)
+            return "" if x is None else f"{x['survival']:.1%} ({x['lower_95']:.1%}-{x['upper_95']:.1%})"
+
+        table_out.add_row(name, f"{e['n']:,}", f"{e['events']:,}",
+                          "not reached" if e["median_years"] is None else f"{e['median_years']:.1f}", cell(5), cell(10))
+    console.print(table_out)
+    console.print(f"{', '.join(p.name for p in written)} written to [bold]{out.resolve()}[/bold]")
 
 
 ASSAY_NAMES = ("intravenous", "intraportal", "intracardiac", "orthotopic")

@@ -60,13 +60,14 @@ class Chunk:
 
 @dataclass
 class ChunkOutput:
-    """What a chunk produced: patients and lesions as Arrow tables (schema order) and the funnel
-    counts (stage x site) summed over its patients."""
+    """What a chunk produced: patients, lesions and blood draws as Arrow tables (schema order)
+    and the funnel counts (stage x site) summed over its patients."""
 
     index: int
     patients: pa.Table
     lesions: pa.Table
     funnel: np.ndarray
+    ctc_draws: pa.Table
 
 
 def plan_chunks(patients: int, chunk_patients: int | None = None) -> list[Chunk]:
@@ -103,7 +104,7 @@ def _model(scenario: Scenario, params: ParameterSet, engine: str):
     if hit is None:
         eng = get_engine(engine)(scenario, params)
         hit = (eng, Clinic(params, OrganTable.from_params(params), scenario.cohort.follow_up_years,
-                           scenario.treatment))
+                           scenario.treatment, scenario.measurements.ctc_draw_days))
         _MODELS.clear()
         _MODELS[key] = hit
     return hit
@@ -138,7 +139,7 @@ def block_history(eng, clinic: Clinic, block: int, seed: int, rows: np.ndarray):
 def simulate_chunk(scenario: Scenario, params: ParameterSet, engine: str, seed: int, chunk: Chunk) -> ChunkOutput:
     """Simulate one chunk block by block (every engine, the clinic, conversion to Arrow)."""
     eng, clinic = _model(scenario, params, engine)
-    patients, lesions = [], []
+    patients, lesions, draws = [], [], []
     funnel = empty_funnel()
     for block in blocks_for(chunk.first, chunk.stop):
         check_stop()
@@ -147,10 +148,12 @@ def simulate_chunk(scenario: Scenario, params: ParameterSet, engine: str, seed: 
         out = clinical_block(eng, clinic, block, seed, np.arange(lo, hi))
         patients.append(out.patients)
         lesions.append(out.lesions)
+        draws.append(out.ctc_draws)
         funnel += out.funnel
     p = type(patients[0]).concat(patients)
     les = type(lesions[0]).concat(lesions)
-    return ChunkOutput(chunk.index, to_arrow_table(p, "patients"), to_arrow_table(les, "lesions"), funnel)
+    return ChunkOutput(chunk.index, to_arrow_table(p, "patients"), to_arrow_table(les, "lesions"), funnel,
+                       to_arrow_table(type(draws[0]).concat(draws), "ctc_draws"))
 
 
 def default_workers() -> int:

@@ -513,6 +513,34 @@ def trial_figure(enrolled: pd.DataFrame, endpoint: str, label: str, arms: tuple[
     return fig
 
 
+def twins_figure(twins: pd.DataFrame) -> Figure:
+    """Kaplan–Meier DFS, DMFS and OS of a cohort of virtual twins (years since diagnosis), 95%
+    bands, censoring ticks and numbers at risk; DFS and DMFS without de novo stage IV twins."""
+    fits = {}
+    for ep in ("dfs", "dmfs", "os"):
+        d_col, e_col = endpoint_columns(ep)
+        df = twins[twins["M"].astype(str) != "M1"] if ep in EXCLUDES_STAGE_IV else twins
+        if len(df):
+            fits[ENDPOINT_LABELS[ep]] = KaplanMeierFitter().fit(df[d_col].to_numpy(float) / DAYS_PER_YEAR,
+                                                                df[e_col].to_numpy(bool), label=ENDPOINT_LABELS[ep])
+    ax, tab = _km_axes(max(len(fits), 1))
+    rows = twins["row_id"].nunique()
+    reps = int(twins["replicate"].max()) + 1 if len(twins) else 0
+    ax.set_title(f"Virtual twins: {rows:,} patients x {reps} replicate{'s' * (reps != 1)} (Kaplan–Meier)\n"
+                 + _wrap("Events: DFS regional/distant recurrence or death; DMFS distant metastasis or death; "
+                         "OS death from any cause (STEEP)", 90), fontsize="medium")
+    ax.set_ylabel("Probability event-free")
+    ax.set_xlabel("Time since diagnosis (years)")
+    if not fits:
+        _empty(ax, "no twins: no curve to draw")
+        tab.set_axis_off()
+        return ax.figure
+    _draw_curves(ax, tab, fits, "Probability event-free", "endpoint",
+                 f"Shaded: {CONFIDENCE:.0%} confidence band (exponential Greenwood). | = censored (end of each "
+                 "row's follow-up). DFS and DMFS leave out twins with metastases at diagnosis (M1).")
+    return ax.figure
+
+
 # ----- one patient's journey -----------------------------------------------------------------------
 
 JOURNEY_THERAPIES = (("chemotherapy", "treatment.chemo_days"), ("anti_her2", "treatment.anti_her2_days"),

@@ -36,11 +36,14 @@ PATIENTS_SCHEMA = arrow_schema("patients")
 LESIONS_SCHEMA = arrow_schema("lesions")
 """lesions.parquet: one row per detected distant metastasis."""
 
+CTC_DRAWS_SCHEMA = arrow_schema("ctc_draws")
+"""ctc_draws.parquet: one row per blood draw (scenario ``[measurements] ctc_draw_days``)."""
+
 FUNNEL_SCHEMA = arrow_schema("funnel")
 """funnel.parquet: cascade counts summed over the cohort."""
 
 TABLE_SCHEMAS: dict[str, pa.Schema] = {"patients": PATIENTS_SCHEMA, "lesions": LESIONS_SCHEMA,
-                                       "funnel": FUNNEL_SCHEMA}
+                                       "ctc_draws": CTC_DRAWS_SCHEMA, "funnel": FUNNEL_SCHEMA}
 def to_arrow(df: pd.DataFrame, name: str) -> pa.Table:
     """Table ``name`` ('patients', 'lesions', 'funnel') as Arrow with its fixed schema.
 
@@ -106,14 +109,16 @@ class Result:
     seed: int
     engine: str
     timings: dict[str, float] = field(default_factory=dict)
+    ctc_draws: pd.DataFrame = field(default_factory=lambda: CTC_DRAWS_SCHEMA.empty_table().to_pandas())
 
     def __repr__(self) -> str:
         return (f"Result(scenario={self.scenario.name!r}, patients={len(self.patients)}, "
                 f"lesions={len(self.lesions)}, seed={self.seed}, engine={self.engine!r})")
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        """The three tables by name: 'patients', 'lesions', 'funnel'."""
-        return {"patients": self.patients, "lesions": self.lesions, "funnel": self.funnel}
+        """The tables by name: 'patients', 'lesions', 'ctc_draws', 'funnel'."""
+        return {"patients": self.patients, "lesions": self.lesions, "ctc_draws": self.ctc_draws,
+                "funnel": self.funnel}
 
 
     # ----- analysis -------------------------------------------------------------------------
@@ -210,8 +215,9 @@ class Result:
             patients = pq.read_table(out / "patients.parquet", columns=list(columns),
                                      read_dictionary=strings).to_pandas()
         lesions = _read_table(out / "lesions.parquet", "lesions") if columns is None else None
+        draws = _read_table(out / "ctc_draws.parquet", "ctc_draws") if columns is None else None
         return cls(patients=patients, lesions=lesions, funnel=_read_table(out / "funnel.parquet", "funnel"),
-                   scenario=scenario, params=params, seed=int(seed), engine=engine)
+                   scenario=scenario, params=params, seed=int(seed), engine=engine, ctc_draws=draws)
 
     def identity(self, chunk_patients: int) -> store.RunIdentity:
         return store.RunIdentity(seedsoil_version=__version__, scenario=self.scenario.model_dump(mode="json"),
@@ -233,7 +239,8 @@ class Result:
             raise FileNotFoundError(f"{out}: no {MANIFEST}; not a seedsoil result folder") from None
         if manifest.get("format") != FORMAT_NAME:
             raise ValueError(f"{manifest_path}: not a seedsoil result manifest")
-        tables = {name: _read_table(out / f"{name}.parquet", name) for name in TABLE_SCHEMAS}
+        tables = {name: _read_table(out / f"{name}.parquet", name) for name in TABLE_SCHEMAS
+                  if name != "ctc_draws" or (out / "ctc_draws.parquet").exists()}  # runs before 0.2 had none
         scenario, params = scenario_from_dict(manifest["scenario"], source=str(manifest_path))
         if params.digest() != manifest.get("parameter_hash"):
             warnings.warn(f"{out}: parameters rebuilt from the scenario differ from those of the run "

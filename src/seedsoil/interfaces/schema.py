@@ -90,6 +90,10 @@ PATIENT_COLUMNS_SPEC: tuple[Column, ...] = (
     Column("dtc_bone_marrow", "int64", False, "",
            "disseminated tumour cells counted in a standard bone-marrow aspirate at diagnosis "
            "(marrow.aspirate_cells nucleated cells), from the solitary dormant cells in bone at surgery"),
+    Column("ctc_at_relapse_7_5ml", "float64", True, "",
+           "circulating tumour units counted in a 7.5 mL draw on the day the first distant metastasis is found, "
+           "before the first line (at diagnosis for de novo stage IV; CellSearch baseline, >= 5 is 'high'); "
+           "NaN without a distant relapse in follow-up"),
     Column("metastatic_bone_agent", "string", False, "",
            '"denosumab" or "zoledronic_acid" when given for bone metastases found at first relapse '
            '(the era\'s choice or treatment.metastatic_bone_agent), "none" otherwise'),
@@ -116,6 +120,16 @@ LESION_COLUMNS_SPEC: tuple[Column, ...] = (
 )
 """lesions.parquet: one row per detected distant metastasis."""
 
+CTC_DRAW_COLUMNS_SPEC: tuple[Column, ...] = (
+    Column("patient_id", "int64", False, "", "the patient's patient_id in the patients table"),
+    Column("day", "float64", True, "days", "day of the blood draw from diagnosis (0: before surgery)"),
+    Column("ctc_7_5ml", "int64", False, "",
+           "circulating tumour units counted in a 7.5 mL draw (Poisson around expected_ctc)"),
+    Column("expected_ctc", "float64", True, "",
+           "expected units in the draw: the steady-state circulating load from the primary (day 0) or what "
+           "is left of it, the undissected nodal deposits and the distant metastases on that day"),
+)
+
 FUNNEL_COLUMNS_SPEC: tuple[Column, ...] = (
     Column("stage", "string", False, "", "cascade stage (order below)"),
     Column("organ", "string", False, "",
@@ -129,6 +143,7 @@ FUNNEL_COLUMNS_SPEC: tuple[Column, ...] = (
 TABLES: dict[str, tuple[Column, ...]] = {
     "patients": PATIENT_COLUMNS_SPEC,
     "lesions": LESION_COLUMNS_SPEC,
+    "ctc_draws": CTC_DRAW_COLUMNS_SPEC,
     "funnel": FUNNEL_COLUMNS_SPEC,
 }
 """Table name -> its columns in file order."""
@@ -153,9 +168,19 @@ _INTRO = "All times are days. `t = 0` for patient-facing columns is the day of d
 _HEADINGS = {
     "patients": "## patients (one row per patient) — `patients.parquet`",
     "lesions": "## lesions (one row per detected distant metastasis) — `lesions.parquet`",
+    "ctc_draws": "## ctc_draws (one row per blood draw of a living patient in follow-up) — `ctc_draws.parquet`",
     "funnel": "## funnel (cascade counts summed over the cohort) — `funnel.parquet`",
 }
 _NOTES = {
+    "patients": ("`seedsoil twins` writes the same columns, preceded by `row_id` (int64, the 0-based position of "
+                 "the input row) and `replicate` (int64, 0..R-1); its `patient_id` numbers the simulated candidates "
+                 "(not a run's patient streams), and its lesions.parquet starts with the same two columns."),
+    "ctc_draws": ("Draws are taken on the days of the scenario's `[measurements] ctc_draw_days` (or `seedsoil run "
+                  "--ctc-draw-days D1,D2,...`); the table is empty without them. A patient dead or past her "
+                  "follow-up on a draw day has no row for it. CellSearch's threshold (5 or more CTCs in 7.5 mL; "
+                  "Cristofanilli et al. 2004 N Engl J Med 351:781) can be applied to `ctc_7_5ml` directly. The "
+                  "count is Poisson around the expected load; the spread between patients comes from their "
+                  "tumour burdens."),
     "funnel": ("Counts are units (a cluster counts once).\n"
                "Stages in cascade order: shed, entered_lymph, entered_blood, survived_circulation, arrested, "
                "extravasated, dormant, micrometastases, colonies, detected."),

@@ -32,7 +32,9 @@ from seedsoil.interfaces.stopping import check_stop
 MANIFEST = "manifest.json"
 WORK_DIR = ".seedsoil-partial"
 IDENTITY = "run.json"
-TABLE_FILES = ("patients.parquet", "lesions.parquet", "funnel.parquet")
+PART_TABLES = ("patients", "lesions", "ctc_draws")
+"""Tables written per chunk and merged in patient order (the funnel is summed)."""
+TABLE_FILES = tuple(f"{t}.parquet" for t in PART_TABLES) + ("funnel.parquet",)
 FIGURE_FILES = ("km_dmfs.png", "km_os.png", "sites.png", "funnel.png")
 RUN_FILES = TABLE_FILES + FIGURE_FILES + (MANIFEST,)
 TMP_PREFIX = ".seedsoil-tmp-"
@@ -250,13 +252,14 @@ class RunFolder:
         done = set()
         for f in self.work.glob("funnel-*.json"):
             i = int(f.stem.split("-")[1])
-            if self._part("patients", i, "arrow").exists() and self._part("lesions", i, "arrow").exists():
+            if all(self._part(kind, i, "arrow").exists() for kind in PART_TABLES):
                 done.add(i)
         return done
 
     def write_part(self, output) -> None:
         """Store one finished chunk (atomic per file; the funnel part marks it complete)."""
-        for kind, table in (("patients", output.patients), ("lesions", output.lesions)):
+        for kind in PART_TABLES:
+            table = getattr(output, kind)
             atomic_write(self._part(kind, output.index, "arrow"),
                          lambda p, t=table: feather.write_feather(t, p, compression="lz4"))
         counts = [[int(x) for x in row] for row in output.funnel]
@@ -289,7 +292,7 @@ class RunFolder:
         (self.out / MANIFEST).unlink(missing_ok=True)
         with ThreadPoolExecutor(max_workers=2) as pool:  # Arrow reads, compresses and writes without the GIL
             jobs = [pool.submit(write_parquet, self.out / f"{kind}.parquet", kind, self._read_parts(kind, n_chunks))
-                    for kind in ("patients", "lesions")]
+                    for kind in PART_TABLES]
             for job in jobs:
                 job.result()
         write_parquet(self.out / "funnel.parquet", "funnel", [funnel_table(self.funnel_counts(n_chunks))])

@@ -10,7 +10,7 @@ from seedsoil.scenario.load import (
     scenario_from_dict,
 )
 from seedsoil.scenario.model import (ADJUVANT_THERAPIES, ERAS, HISTOLOGIES, SUBTYPES, SURGERIES, TRAITS, Clone, Cohort,
-                                     Scenario, Treatment)
+                                     Measurements, Scenario, Treatment)
 
-__all__ = ["ADJUVANT_THERAPIES", "ERAS", "SURGERIES", "Treatment", "HISTOLOGIES", "MAX_ERRORS", "SUBTYPES", "TRAITS", "Clone", "Cohort", "Scenario", "ScenarioError",
+__all__ = ["ADJUVANT_THERAPIES", "ERAS", "SURGERIES", "Treatment", "Measurements", "HISTOLOGIES", "MAX_ERRORS", "SUBTYPES", "TRAITS", "Clone", "Cohort", "Scenario", "ScenarioError",
            "ScenarioWarning", "builtin_names", "load_builtin", "load_scenario", "scenario_from_dict"]

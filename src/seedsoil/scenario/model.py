@@ -129,6 +129,40 @@ class Treatment(_Strict):
         return False if self.adjuvant == "none" else getattr(self, therapy)
 
 
+MAX_CTC_DRAWS = 32
+"""Blood draws per patient at most (``[measurements] ctc_draw_days``)."""
+
+
+class Measurements(_Strict):
+    """What the clinic measures beyond the pathology report: blood draws for circulating tumour
+    cells (7.5 mL, CellSearch) on these days from diagnosis (day 0: before surgery), written to
+    ctc_draws.parquet; sorted, duplicates dropped."""
+
+    ctc_draw_days: Annotated[tuple[Annotated[float, Field(ge=0, le=40 * 365.25, allow_inf_nan=False)], ...],
+                             Field(max_length=MAX_CTC_DRAWS)] = ()
+
+    @field_validator("ctc_draw_days")
+    @classmethod
+    def _sorted(cls, v: tuple[float, ...]) -> tuple[float, ...]:
+        return tuple(sorted(set(float(d) for d in v)))
+
+
+def with_ctc_draw_days(scenario: Scenario, days) -> Scenario:
+    """``scenario`` with blood draws on ``days`` (days from diagnosis), or a ValueError saying
+    which day is not allowed."""
+    days = tuple(days)
+    for d in days:
+        if isinstance(d, bool) or not isinstance(d, (int, float)) or not math.isfinite(d):
+            raise ValueError(f"CTC draw day {d!r} is not a number of days from diagnosis")
+        if d < 0:
+            raise ValueError(f"CTC draw day {d:g} is negative: days are counted from diagnosis (0 = before surgery)")
+        if d > 40 * 365.25:
+            raise ValueError(f"CTC draw day {d:g} is beyond 40 years of follow-up (14610 days)")
+    if len(days) > MAX_CTC_DRAWS:
+        raise ValueError(f"{len(days)} CTC draw days given; at most {MAX_CTC_DRAWS}")
+    return scenario.model_copy(update={"measurements": Measurements(ctc_draw_days=days)})
+
+
 def _default_clones() -> tuple[Clone, ...]:
     return (Clone(name="main", share=1.0),)
 
@@ -141,6 +175,7 @@ class Scenario(_Strict):
     engine: str = "fast"
     cohort: Cohort = Cohort()
     treatment: Treatment = Treatment()
+    measurements: Measurements = Measurements()
     clones: Annotated[tuple[Clone, ...], Field(min_length=1)] = Field(default_factory=_default_clones)
     parameters: dict[str, float] = {}
 
