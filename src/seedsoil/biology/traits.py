@@ -43,12 +43,19 @@ class Traits:
 
 
 TRAIT_NAMES = tuple(f.name for f in fields(Traits))
+RECEPTOR_TRAITS = ("er", "her2")
+"""Traits set by each patient's receptor status, not by her subtype's defaults."""
 
 
 def subtype_traits(params: ParameterSet, subtype: str, *, er: bool, her2: bool, lobular: bool) -> Traits:
     """Default traits of a patient's tumour: the subtype's defaults, set by its receptor status;
     lobular histology (ILC) means E-cadherin loss."""
-    base = {k: v for k, v in params.group(f"trait.{subtype}").items() if k in TRAIT_NAMES}
+    base = params.group(f"trait.{subtype}")
+    bad = sorted(set(base) - (set(TRAIT_NAMES) - set(RECEPTOR_TRAITS)))
+    if bad:  # a registry row the model would not read: refuse it rather than ignore it
+        raise ValueError(f"parameter trait.{subtype}.{bad[0]} is not a subtype trait: allowed "
+                         f"{', '.join(t for t in TRAIT_NAMES if t not in RECEPTOR_TRAITS)} "
+                         f"({' and '.join(RECEPTOR_TRAITS)} come from each patient's receptor status)")
     base["er"] = 1.0 if er else 0.0
     base["her2"] = 1.0 if her2 else 0.0
     if lobular:

@@ -109,7 +109,7 @@ def mouse_parameters(params: ParameterSet | None = None) -> ParameterSet:
 def assay_traits(params: ParameterSet | None = None, **changes: float) -> Traits:
     """Traits of the injected cell line (``assay.trait.*``), with ``changes`` applied."""
     p = params if params is not None else default_parameters()
-    base = {k: v for k, v in p.group("assay.trait").items() if k in TRAIT_NAMES}
+    base = p.group("assay.trait")  # every row a trait: an unknown one fails below, never silently dropped
     unknown = set(changes) - set(TRAIT_NAMES)
     if unknown:
         raise AssayError(f"unknown trait(s) {sorted(unknown)}; known: {', '.join(TRAIT_NAMES)}")
