@@ -16,6 +16,7 @@ FIELDS = (
     "blood_flow_share", "cxcl12", "extravasation_ease", "capillary_dense", "serosal",
     "dormancy_share", "micromet_share", "soil_fit", "growth_fold", "detection_mm",
     "tolerated_burden_cells", "integrin_target", "failure_exponent", "complication_cells", "complication_hazard_fold",
+    "awakening_fold", "dormant_death_fold",
 )
 SYMPTOMS = {
     # what a metastasis there causes (the patient-guide seed document; DESIGN.md section 3)

@@ -77,6 +77,13 @@ def _success_grid(p0: np.ndarray, gain: np.ndarray, prim: np.ndarray, cap: float
     return np.minimum(p0[:, None] * (1.0 + gain[:, None] * prim), cap)
 
 
+def dormancy_groups(organs: OrganTable) -> list[tuple[float, float, np.ndarray]]:
+    """Organs with the same dormancy folds (awakening, death), as (wake fold, death fold, organ
+    mask): one group when every soil keeps the traits' rates, so the draws are those of one pass."""
+    pairs = list(zip(organs.awakening_fold.tolist(), organs.dormant_death_fold.tolist()))
+    return [(a, d, np.array([q == (a, d) for q in pairs])) for a, d in dict.fromkeys(pairs)]
+
+
 THIN_TO_SHARE = 0.9
 """An extreme patient's founders are thinned to this share of :data:`MAX_EVENTS_PER_PATIENT` (so
 the binomial draw stays below it)."""
@@ -123,6 +130,7 @@ class FastEngine(Engine):
         self.table = TraitTable(scenario, p)
         self.clones = [_CloneTables(self.table, c, self.organs, p, self.bd) for c in range(len(scenario.clones))]
         self.shares = self.table.shares
+        self.dormancy_groups = dormancy_groups(self.organs)
 
     def simulate_block(self, block: int, seed: int) -> CohortHistory:
         return self.simulate_start(start_block(self.scenario, self.p, seed, block, self.table), seed, block)
@@ -219,25 +227,30 @@ class FastEngine(Engine):
         p_direct = np.minimum(_weighted_success(w, priming, p0, gain, self.bd), 1.0)
         direct = self._founders(rng, grid, priming, rows, rng.binomial(micro, p_direct), p0, gain, None, clone,
                                 DIRECT, start)
-        # dormant cells: awaken before surgery, still dormant at surgery, or die
+        # dormant cells: awaken before surgery, still dormant at surgery, or die; the soil sets how
+        # fast (organ awakening and death folds), so organs sharing folds are drawn together
         t_dx = start.primary.diagnosis_day[rows]
-        wake, death = tab.wake[key], tab.death[key]
-        waiting = t_dx[:, None] - grid.midpoints
-        p_pre_g, still_g = pre_surgery_fates(wake[:, None], death[:, None], np.maximum(waiting, 0.0))
-        p_pre = np.minimum(_weighted_success(w * p_pre_g, priming, p0, gain, self.bd), 1.0)
-        n_pre = rng.binomial(dormant, p_pre)
-        q = (w * still_g).sum(axis=1)  # P(still dormant at surgery)
-        n_still = rng.binomial(dormant - n_pre, np.minimum(q[:, None, None] / np.maximum(1.0 - p_pre, 1e-300), 1.0))
-        early = self._founders(rng, grid, priming, rows, n_pre, p0, gain, p_pre_g, clone, DORMANT, start)
-        # cells still dormant at surgery, with the success probability of their arrival days
-        p_col = _weighted_success(w * still_g, priming, p0, gain, self.bd) / np.maximum(q, 1e-300)[:, None, None]
-        r, u, o = np.nonzero(n_still)
-        pools.append(DormantPool(row=rows[r], organ=o, clone=np.full(len(r), clone), count=n_still[r, u, o],
-                                 success=np.minimum(p_col[r, u, o], 1.0), wake=wake[r], death=death[r]))
-        return [direct, early]
+        waiting = np.maximum(t_dx[:, None] - grid.midpoints, 0.0)
+        out = [direct]
+        for fold_wake, fold_death, in_group in self.dormancy_groups:
+            wake, death = tab.wake[key] * fold_wake, tab.death[key] * fold_death
+            mine = np.where(in_group[None, None, :], dormant, 0)
+            p_pre_g, still_g = pre_surgery_fates(wake[:, None], death[:, None], waiting)
+            p_pre = np.minimum(_weighted_success(w * p_pre_g, priming, p0, gain, self.bd), 1.0)
+            n_pre = rng.binomial(mine, p_pre)
+            q = (w * still_g).sum(axis=1)  # P(still dormant at surgery)
+            n_still = rng.binomial(mine - n_pre, np.minimum(q[:, None, None] / np.maximum(1.0 - p_pre, 1e-300), 1.0))
+            out.append(self._founders(rng, grid, priming, rows, n_pre, p0, gain, p_pre_g, clone, DORMANT, start,
+                                      (fold_wake, fold_death)))
+            # cells still dormant at surgery, with the success probability of their arrival days
+            p_col = _weighted_success(w * still_g, priming, p0, gain, self.bd) / np.maximum(q, 1e-300)[:, None, None]
+            r, u, o = np.nonzero(n_still)
+            pools.append(DormantPool(row=rows[r], organ=o, clone=np.full(len(r), clone), count=n_still[r, u, o],
+                                     success=np.minimum(p_col[r, u, o], 1.0), wake=wake[r], death=death[r]))
+        return out
 
     def _founders(self, rng, grid: SheddingGrid, priming, rows, n: np.ndarray, p0, gain, wake_g, clone: int,
-                  origin: int, start: CohortStart) -> Colonies:
+                  origin: int, start: CohortStart, folds: tuple[float, float] = (1.0, 1.0)) -> Colonies:
         """Founding days of ``n`` (R, 2, O) founders: arrival by intensity x success probability
         (x P(awakening before surgery) for dormant cells, ``wake_g``), then the awakening day.
         Success is linear in priming unless capped, so arrival cells are found from two per-row
@@ -266,8 +279,8 @@ class FastEngine(Engine):
         if origin == DORMANT:
             tab = self.clones[clone]
             k = start.covariates.trait_key[pid]
-            t = awakening_before_surgery(t, start.primary.diagnosis_day[pid], tab.wake[k], tab.death[k],
-                                         rng.random(len(r)))
+            t = awakening_before_surgery(t, start.primary.diagnosis_day[pid], tab.wake[k] * folds[0],
+                                         tab.death[k] * folds[1], rng.random(len(r)))
         return self._colonies(rng, pid, o, t, clone, origin, start)
 
     def _colonies(self, rng, pid, organ, founded, clone: int, origin: int, start: CohortStart) -> Colonies:

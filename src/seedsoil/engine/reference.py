@@ -143,11 +143,15 @@ def birth_death_escapes(rng: np.random.Generator, n: int, birth: float, death: f
 
 
 def dormancy_clocks(rng: np.random.Generator, sched: AwakeningSchedule, arrival: np.ndarray,
-                    until: float = np.inf) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                    until: float = np.inf, wake_fold: np.ndarray | None = None,
+                    death_fold: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each dormant cell runs two exponential clocks, awakening (the schedule's rate of the current
-    segment) and death, restarted at every segment boundary and at ``until`` (memorylessness); the
-    first to ring decides. Returns (awakened, awakening day or NaN, still dormant at ``until``)."""
+    segment, times the cell's ``wake_fold``: its soil) and death (times ``death_fold``), restarted
+    at every segment boundary and at ``until`` (memorylessness); the first to ring decides. Returns
+    (awakened, awakening day or NaN, still dormant at ``until``)."""
     n = len(arrival)
+    wake_fold = np.ones(n) if wake_fold is None else np.asarray(wake_fold, dtype=float)
+    death_fold = np.ones(n) if death_fold is None else np.asarray(death_fold, dtype=float)
     ends = np.minimum(np.append(sched.starts[1:], np.inf), until)
     pending = np.ones(n, dtype=bool)
     awake = np.zeros(n, dtype=bool)
@@ -160,8 +164,8 @@ def dormancy_clocks(rng: np.random.Generator, sched: AwakeningSchedule, arrival:
             continue
         a = np.maximum(start, arrival[idx])
         with np.errstate(divide="ignore"):
-            t_wake = a + (rng.exponential(size=idx.size) / wake if wake > 0 else np.inf)
-            t_die = a + (rng.exponential(size=idx.size) / sched.death if sched.death > 0 else np.inf)
+            t_wake = a + rng.exponential(size=idx.size) / (wake * wake_fold[idx])
+            t_die = a + rng.exponential(size=idx.size) / (sched.death * death_fold[idx])
         first = np.minimum(t_wake, t_die)
         rang = first < end
         woke = rang & (t_wake < t_die)
@@ -310,7 +314,8 @@ class ReferenceEngine(Engine):
         # dormant cells: awaken or die before surgery, or wait in the pool for what follows it
         d = fate == 0
         ta, ca, oa = t[d], cls[d], organ[d]
-        awake, when, still = dormancy_clocks(rng, sched, ta, until=t_dx)
+        awake, when, still = dormancy_clocks(rng, sched, ta, until=t_dx, wake_fold=organs.awakening_fold[oa],
+                                             death_fold=organs.dormant_death_fold[oa])
         early = self._colonies(rng, ta[awake], ca[awake], oa[awake], when[awake], *args, DORMANT)
         ta, ca, oa = ta[still], ca[still], oa[still]
         if len(ta):
@@ -319,8 +324,8 @@ class ReferenceEngine(Engine):
             wake, death = cascade.dormancy_rates(tr, p)
             pools.append(DormantPool(row=np.full(len(ta), row, dtype=np.int64), organ=oa,
                                      clone=np.full(len(ta), clone, dtype=np.int64), count=np.ones(len(ta), dtype=np.int64),
-                                     success=prob * cascade.birth_death_survival(p), wake=np.full(len(ta), wake),
-                                     death=np.full(len(ta), death)))
+                                     success=prob * cascade.birth_death_survival(p),
+                                     wake=wake * organs.awakening_fold[oa], death=death * organs.dormant_death_fold[oa]))
         return [direct, early]
 
     def _colonies(self, rng, arrival, cls, organ, founded, tr, clone: int, law: Gompertz, row: int,
