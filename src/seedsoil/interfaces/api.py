@@ -218,5 +218,27 @@ def twins(covariates, *, replicates: int = 1, seed: int = DEFAULT_SEED, scenario
     return result
 
 
+def sensitivity(scenario: Scenario | str | Path | None = None, *, method: str = "morris", parameters=None,
+                span: float | None = None, patients: int | None = None, trajectories: int | None = None,
+                samples: int | None = None, seed: int = DEFAULT_SEED, workers: int | None = None,
+                out: str | os.PathLike | None = None, progress: Progress | None = None):
+    """Global sensitivity of the main outputs (SALib Morris or Sobol): returns a
+    :class:`seedsoil.interfaces.sensitivity.SensitivityResult` (``.indices``, ``.samples``,
+    ``.summary``); ``out`` also writes the files and the tornado figure."""
+    from seedsoil.interfaces import sensitivity as sa
+
+    sc, p = resolve(scenario, None)
+    result = sa.run_sensitivity(
+        sc, p, method=method, parameters=sa.DEFAULT_PARAMETERS if parameters is None else tuple(parameters),
+        span=sa.DEFAULT_SPAN if span is None else span,
+        patients=sa.DEFAULT_PATIENTS if patients is None else _whole("patients", patients, 200),
+        trajectories=sa.DEFAULT_TRAJECTORIES if trajectories is None else _whole("trajectories", trajectories, 2),
+        samples=sa.DEFAULT_SAMPLES if samples is None else _whole("samples", samples, 2),
+        seed=_whole("seed", seed, 0), workers=check_workers(workers), progress=progress)
+    if out is not None:
+        result.save(Path(out))
+    return result
+
+
 __all__ = ["DEFAULT_PATIENTS", "DEFAULT_SEED", "RunError", "default_workers", "journey", "resolve", "run",
-           "simulate", "simulate_chunk", "simulate_tables", "trial", "twins"]
+           "sensitivity", "simulate", "simulate_chunk", "simulate_tables", "trial", "twins"]

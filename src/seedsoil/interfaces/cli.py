@@ -515,6 +515,73 @@ def twins_command(
     console.print(f"{', '.join(p.name for p in written)} written to [bold]{out.resolve()}[/bold]")
 
 
+@app.command("sensitivity")
+def sensitivity_command(
+    scenario: Annotated[str, typer.Argument(metavar="[SCENARIO]", help="Built-in scenario name or TOML file.")]
+    = "default",
+    method: Annotated[str, typer.Option("--method", "-m", help="morris (screening, cheap) or sobol (variance "
+                                                               "indices, Saltelli sampling).")] = "morris",
+    parameters: Annotated[str | None, typer.Option("--parameters", metavar="P1,P2,...",
+                                                   help="Parameters to vary (see `seedsoil params`); default: "
+                                                        "twelve main ones (cascade scales, soils, dormancy, "
+                                                        "death hazard, liver growth, brain barrier, CXCR4).")] = None,
+    span: Annotated[str, typer.Option("--span", metavar="F", help="Each parameter varies from value/F to value*F "
+                                                                 "(log scale, within its allowed range).")] = "2",
+    patients: Annotated[str, typer.Option("--patients", "-n", metavar="N", help="Patients per cohort.")] = "5000",
+    trajectories: Annotated[str, typer.Option("--trajectories", metavar="R",
+                                              help="Morris trajectories (R x (parameters + 1) cohorts).")] = "8",
+    samples: Annotated[str, typer.Option("--samples", metavar="N",
+                                         help="Sobol base samples, a power of 2 (N x (parameters + 2) cohorts).")]
+    = "32",
+    seed: Annotated[str, typer.Option("--seed", "-s", metavar="S", help="Seed of every cohort and of the sampler.")]
+    = str(DEFAULT_SEED),
+    workers: Annotated[str | None, typer.Option("--workers", "-w", metavar="K",
+                                                help="Cohorts simulated at once; default: the CPUs available.")] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for sensitivity.csv, sensitivity_samples.csv, "
+                                                         "sensitivity.json and the tornado figure sensitivity.png.")]
+    = Path("seedsoil-sensitivity"),
+) -> None:
+    """Global sensitivity of the main outputs (distant relapse by 10 years; share of relapses with
+    bone, liver, lung and brain involvement; median survival after relapse; de novo stage IV) to
+    the model's parameters, with SALib; every cohort on the same seed (common random numbers)."""
+    from seedsoil.interfaces.execution import default_workers
+    from seedsoil.interfaces.sensitivity import DEFAULT_PARAMETERS, METHODS, run_sensitivity
+
+    if method not in METHODS:
+        _fail(f"--method {method!r}: allowed {', '.join(METHODS)}")
+    try:
+        f = float(span)
+    except ValueError:
+        _fail(f"--span must be a number above 1, not {span!r}")
+    n = _parse_count(patients, "--patients", minimum=200, maximum=MAX_PATIENTS)
+    r = _parse_count(trajectories, "--trajectories", minimum=2, maximum=1000)
+    k = _parse_count(samples, "--samples", minimum=2, maximum=1 << 16)
+    s = _parse_count(seed, "--seed", minimum=0)
+    w = default_workers() if workers is None else _parse_count(workers, "--workers")
+    names = DEFAULT_PARAMETERS if parameters is None else tuple(x.strip() for x in parameters.split(",") if x.strip())
+    _check_out_folder(out)
+    sc, p = _load_or_fail(scenario)
+    console = _console()
+    n_par = len(names)
+    total = r * (n_par + 1) if method == "morris" else k * (n_par + 2)
+    result = _with_bar(console, "simulating cohorts", total,
+                       lambda bar: run_sensitivity(sc, p, method=method, parameters=names, span=f, patients=n,
+                                                   trajectories=r, samples=k, seed=s, workers=w, progress=bar),
+                       "interrupted; no sensitivity analysis was written")
+    written = _save_or_fail(result, out)
+    key = "mu_star" if method == "morris" else "ST"
+    table = Table(title=f"Most influential parameter per output ({method}, {result.summary['cohorts']} cohorts of "
+                        f"{n:,} patients, {result.summary['run_s']:.0f} s)")
+    for col in ("output", "parameter", key, "second"):
+        table.add_column(col)
+    for out_name, g in result.indices.groupby("output", sort=False):
+        g = g.sort_values(key, ascending=False)
+        second = f"{g['parameter'].iloc[1]} ({g[key].iloc[1]:.3g})" if len(g) > 1 else ""
+        table.add_row(out_name, g["parameter"].iloc[0], f"{g[key].iloc[0]:.3g}", second)
+    console.print(table)
+    console.print(f"{', '.join(x.name for x in written)} written to [bold]{out.resolve()}[/bold]")
+
+
 ASSAY_NAMES = ("intravenous", "intraportal", "intracardiac", "orthotopic")
 DEFAULT_ASSAY_CELLS = "100000"
 DEFAULT_OBSERVE = "1,3,13"

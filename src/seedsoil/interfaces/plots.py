@@ -541,6 +541,38 @@ def twins_figure(twins: pd.DataFrame) -> Figure:
     return ax.figure
 
 
+def tornado_figure(indices: pd.DataFrame, method: str) -> Figure:
+    """One panel per output: each parameter's influence as a horizontal bar, largest on top
+    (Morris mu*, the mean absolute elementary effect in the output's units, with its 95% interval;
+    or Sobol total-order ST with its 95% interval and first-order S1 as a darker inner bar)."""
+    from seedsoil.analysis.headline import OUTPUTS
+
+    outputs = [o for o in OUTPUTS if o in set(indices["output"])]
+    n_par = indices["parameter"].nunique()
+    cols = 2
+    rows = -(-len(outputs) // cols)
+    fig = Figure(figsize=(12, max(2.5, 0.32 * n_par + 1.2) * rows), dpi=DPI, layout="constrained")
+    what = ("Morris mu* (mean |elementary effect|: output change across each parameter's range; bar: 95% interval)"
+            if method == "morris"
+            else "Sobol total-order ST (light) and first-order S1 (dark); bar: 95% interval of ST")
+    fig.suptitle(f"Sensitivity of the main outputs: {what}", fontsize="medium")
+    for k, out in enumerate(outputs):
+        ax = fig.add_subplot(rows, cols, k + 1)
+        d = indices[indices["output"] == out]
+        key, conf = ("mu_star", "mu_star_conf") if method == "morris" else ("ST", "ST_conf")
+        d = d.sort_values(key)
+        y = np.arange(len(d))
+        ax.barh(y, d[key], xerr=d[conf], color="#4c72b0" if method == "morris" else "#a6bddb", capsize=2)
+        if method == "sobol":
+            ax.barh(y, d["S1"].clip(lower=0), height=0.4, color="#2b5d8a")
+        ax.set_yticks(y, [_wrap(p, 40) for p in d["parameter"]], fontsize="x-small")
+        ax.set_title(_wrap(OUTPUTS[out], 60), fontsize="small")
+        ax.set_xlabel("mu* (output units per range)" if method == "morris" else "index (share of output variance)",
+                      fontsize="x-small")
+        ax.grid(axis="x", alpha=0.3)
+    return fig
+
+
 # ----- one patient's journey -----------------------------------------------------------------------
 
 JOURNEY_THERAPIES = (("chemotherapy", "treatment.chemo_days"), ("anti_her2", "treatment.anti_her2_days"),

@@ -105,6 +105,17 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
         raise
 
 
+def write_files(out: Path, writers: dict[str, Callable[[Path], None]]) -> list[Path]:
+    """Write each named file of ``writers`` into ``out`` atomically (:func:`atomic_write`), in order;
+    return their paths. A failure leaves every file complete or as it was."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, write in writers.items():
+        atomic_write(out / name, write)
+        written.append(out / name)
+    return written
+
+
 def remove_stale_temporaries(folder: Path) -> None:
     """Remove temporary files of our own naming left by an earlier, killed writer."""
     if folder.is_dir():

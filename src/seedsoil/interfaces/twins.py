@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from seedsoil._version import __version__
+from seedsoil.interfaces.store import write_files
 from seedsoil.analysis.survival import ENDPOINTS, endpoint_columns
 from seedsoil.clinic.guideline import TreatmentPlan
 from seedsoil.engine.covariates import primary_growth, sample_conditional
@@ -80,14 +81,7 @@ class TwinsResult:
                                                          encoding="utf-8"),
             "km_twins.png": lambda f: write_figure(twins_figure(self.patients), f),
         }
-        written = []
-        for name, write in writers.items():
-            final = out / name
-            tmp = out / f".{name}.partial{final.suffix}"
-            write(tmp)
-            os.replace(tmp, final)
-            written.append(final)
-        return written
+        return write_files(out, writers)
 
 
 def _fixed_plan(plan: TreatmentPlan, table: TwinsTable, rows: np.ndarray, m1: np.ndarray,
