@@ -7,8 +7,8 @@
 """
 
 from seedsoil._version import __version__
-from seedsoil.interfaces.api import journey, run, sensitivity, simulate, trial, twins
+from seedsoil.interfaces.api import calibrate, journey, run, sensitivity, simulate, trial, twins
 from seedsoil.params import default_parameters
 from seedsoil.scenario import load_scenario
 
-__all__ = ["__version__", "default_parameters", "load_scenario", "journey", "run", "sensitivity", "simulate", "trial", "twins"]
+__all__ = ["__version__", "default_parameters", "load_scenario", "calibrate", "journey", "run", "sensitivity", "simulate", "trial", "twins"]

@@ -541,7 +541,7 @@ class Clinic:
         then: day 0 is the draw at diagnosis (``at_dx``, its expected load), later days see what
         surgery left (residual primary tissue, undissected nodal deposits) and the metastases of that
         day; Poisson around the expected load (``u``: one uniform per patient and draw)."""
-        n, days = len(h), self.ctc_draw_days
+        days = self.ctc_draw_days
         out_rows, out_days, expected = [], [], []
         for j, day in enumerate(days):
             t = t_dx + day

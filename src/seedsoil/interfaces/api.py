@@ -240,5 +240,25 @@ def sensitivity(scenario: Scenario | str | Path | None = None, *, method: str = 
     return result
 
 
-__all__ = ["DEFAULT_PATIENTS", "DEFAULT_SEED", "RunError", "default_workers", "journey", "resolve", "run",
+def calibrate(config: str | Path, *, out: str | os.PathLike = "seedsoil-calibration", resume: bool = False,
+              workers: int | None = None, scheduler: str | None = None):
+    """Fit a calibration (a built-in name or a TOML path) by ABC-SMC: returns a
+    :class:`seedsoil.interfaces.calibrate.CalibrationResult` (``.posterior``, ``.summary_table``,
+    ``.fit``, ``.scenario_toml``, ``.summary``) and writes its files into ``out`` (the ABC
+    database there makes ``resume`` possible)."""
+    from seedsoil.interfaces.calibrate import run_calibration
+    from seedsoil.scenario.calibration import load_calibration
+
+    cal = load_calibration(config)
+    client = dask_client(scheduler) if scheduler is not None else None
+    try:
+        result = run_calibration(cal, Path(out), workers=check_workers(workers), resume=resume, scheduler=client)
+    finally:
+        if client is not None:
+            client.close()
+    result.save(Path(out))
+    return result
+
+
+__all__ = ["DEFAULT_PATIENTS", "DEFAULT_SEED", "RunError", "calibrate", "default_workers", "journey", "resolve", "run",
            "sensitivity", "simulate", "simulate_chunk", "simulate_tables", "trial", "twins"]

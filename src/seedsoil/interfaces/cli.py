@@ -9,7 +9,6 @@ from __future__ import annotations
 import difflib
 import os
 import sys
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -579,6 +578,65 @@ def sensitivity_command(
         second = f"{g['parameter'].iloc[1]} ({g[key].iloc[1]:.3g})" if len(g) > 1 else ""
         table.add_row(out_name, g["parameter"].iloc[0], f"{g[key].iloc[0]:.3g}", second)
     console.print(table)
+    console.print(f"{', '.join(x.name for x in written)} written to [bold]{out.resolve()}[/bold]")
+
+
+@app.command("calibrate")
+def calibrate_command(
+    config: Annotated[str, typer.Argument(metavar="CONFIG", help="A calibration TOML file or a built-in one "
+                                                                 "(site_soils).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the ABC database, posterior.csv, "
+                                                         "posterior_summary.csv, fit.csv, fitted_scenario.toml, "
+                                                         "calibration.json and posterior.png.")]
+    = Path("seedsoil-calibration"),
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the calibration in OUT (more generations "
+                                                          "if abc.generations was raised).")] = False,
+    workers: Annotated[str | None, typer.Option("--workers", "-w", metavar="K",
+                                                help="Simulations at once; default: the CPUs available.")] = None,
+    scheduler: Annotated[str | None, typer.Option("--scheduler", metavar="ADDRESS",
+                                                  help="Run the simulations on a Dask cluster at host:port.")] = None,
+) -> None:
+    """Fit chosen parameters to chosen published targets by ABC-SMC (pyabc): a posterior per
+    parameter, the fit of every target before and after, and a scenario file of the fitted values."""
+    from seedsoil.interfaces.calibrate import run_calibration
+    from seedsoil.interfaces.execution import RunError, dask_client, default_workers
+    from seedsoil.scenario.calibration import load_calibration
+
+    w = default_workers() if workers is None else _parse_count(workers, "--workers")
+    _check_out_folder(out)
+    try:
+        cal = load_calibration(config)
+    except (ScenarioError, ParameterError) as err:
+        _fail(str(err))
+    client = None
+    if scheduler is not None:
+        try:
+            client = dask_client(scheduler)
+        except RunError as err:
+            _fail(str(err))
+    console = _console()
+    console.print(f"calibrating {', '.join(cal.names)} to {len(cal.targets)} targets: "
+                  f"{cal.spec.abc.particles} particles, up to {cal.spec.abc.generations} generations, "
+                  f"{cal.spec.patients:,} patients per simulation, {w} worker{'s' * (w != 1)}")
+    try:
+        result = _with_bar(console, "calibrating", 1, lambda _bar: run_calibration(cal, out, workers=w, resume=resume,
+                                                                                    scheduler=client),
+                           f"interrupted; the generations done are kept in {out}: --resume continues")
+    finally:
+        if client is not None:
+            client.close()
+    written = _save_or_fail(result, out)
+    table = Table(title=f"{cal.spec.name}: {result.summary['generations_done']} generations, "
+                        f"{result.summary['simulations']:,} simulations, {result.summary['run_s']:.0f} s")
+    for col in ("parameter", "default", "posterior median (95%)"):
+        table.add_column(col, justify="left" if col == "parameter" else "right")
+    for r in result.summary_table.itertuples():
+        table.add_row(r.parameter, f"{r.default:.4g}",
+                      f"{r.posterior_median:.4g} ({r.posterior_q2_5:.4g}-{r.posterior_q97_5:.4g})")
+    console.print(table)
+    tp = result.summary["targets_passed"]
+    console.print(f"targets within their bands: {tp['default']} of {tp['of']} at the defaults, {tp['fitted']} at the "
+                  "posterior medians (fit.csv)")
     console.print(f"{', '.join(x.name for x in written)} written to [bold]{out.resolve()}[/bold]")
 
 

@@ -573,6 +573,35 @@ def tornado_figure(indices: pd.DataFrame, method: str) -> Figure:
     return fig
 
 
+def posterior_figure(posterior: pd.DataFrame, summary: pd.DataFrame) -> Figure:
+    """One panel per calibrated parameter: the last generation's weighted particles as a
+    histogram over the prior range (log axis for log-scale priors), with the default value and the
+    posterior median and 95% interval marked."""
+    n = len(summary)
+    cols = min(n, 3)
+    rows = -(-n // cols)
+    fig = Figure(figsize=(4.2 * cols, 3.2 * rows), dpi=DPI, layout="constrained")
+    fig.suptitle("Posterior of the calibrated parameters (ABC-SMC, last generation)", fontsize="medium")
+    w = posterior["weight"].to_numpy(float)
+    for k, row in enumerate(summary.itertuples()):
+        ax = fig.add_subplot(rows, cols, k + 1)
+        x = posterior[row.parameter].to_numpy(float)
+        log = row.prior_scale == "log"
+        bins = np.geomspace(row.prior_low, row.prior_high, 21) if log else np.linspace(row.prior_low, row.prior_high, 21)
+        ax.hist(x, bins=bins, weights=w, color="#9ecae1", edgecolor="white", label="posterior")
+        if log:
+            ax.set_xscale("log")
+        ax.axvspan(row.posterior_q2_5, row.posterior_q97_5, color="#3182bd", alpha=0.15, label="95% interval")
+        ax.axvline(row.posterior_median, color="#08519c", lw=1.5, label=f"median {row.posterior_median:.3g}")
+        ax.axvline(row.default, color="#d62728", lw=1.2, ls="--", label=f"default {row.default:.3g}")
+        ax.set_xlim(row.prior_low, row.prior_high)
+        ax.set_title(row.parameter, fontsize="small")
+        ax.set_xlabel(f"value (prior {row.prior_low:g}-{row.prior_high:g}, {row.prior_scale})", fontsize="x-small")
+        ax.set_ylabel("posterior weight", fontsize="x-small")
+        ax.legend(fontsize="xx-small")
+    return fig
+
+
 # ----- one patient's journey -----------------------------------------------------------------------
 
 JOURNEY_THERAPIES = (("chemotherapy", "treatment.chemo_days"), ("anti_her2", "treatment.anti_her2_days"),

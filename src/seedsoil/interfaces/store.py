@@ -25,7 +25,6 @@ import pyarrow as pa
 import pyarrow.feather as feather
 import pyarrow.parquet as pq
 
-from seedsoil._version import __version__
 from seedsoil.interfaces.schema import arrow_schema
 from seedsoil.interfaces.stopping import check_stop
 

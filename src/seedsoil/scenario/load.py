@@ -136,6 +136,59 @@ def _position(data: object, loc: tuple) -> tuple[int, ...]:
     return tuple(pos)
 
 
+def read_toml_spec(spec, builtins: tuple[str, ...], folder: str, kind: str, needs: str) -> tuple[dict, str, Path | None]:
+    """(data, source, folder of the file) of a built-in ``kind`` file by name (package folder
+    ``scenario/<folder>``) or of a TOML file by path; a missing or empty file is one ScenarioError."""
+    from importlib import resources
+
+    if isinstance(spec, str) and spec in builtins and not Path(spec).exists():
+        source = f"<built-in {kind} {spec}>"
+        text = (resources.files("seedsoil.scenario") / folder / f"{spec}.toml").read_text(encoding="utf-8")
+        return _parse(text, source), source, None
+    path = Path(spec)
+    source = str(path)
+    try:
+        text = _read_file(path)
+    except ScenarioError as err:
+        if not path.exists():
+            raise ScenarioError(source, "", _MISSING, f"no such file (built-in {kind}s: {', '.join(builtins)})") \
+                from None
+        raise err from None
+    data = _parse(text, source)
+    if not data:
+        raise ScenarioError(source, "", _MISSING, f"the {kind} file is empty; it needs {needs}")
+    return data, source, path.parent
+
+
+def load_base_scenario(name: str, base_dir: Path | None, source: str):
+    """(scenario, parameters) a trial or calibration file builds on: a built-in name, or a TOML
+    path relative to that file's folder; a failure names the file's ``scenario`` key."""
+    spec = name
+    if base_dir is not None and spec.endswith(".toml") and not Path(spec).is_absolute():
+        spec = str(base_dir / spec)
+    try:
+        return load_scenario(spec, on_warning=lambda _m: None)
+    except ScenarioError as err:
+        raise ScenarioError(source, "scenario", name, f"the base scenario cannot be loaded: {err.line}") from None
+
+
+def validation_errors(err, data: object, source: str, top_keys: str) -> ScenarioError:
+    """A pydantic ValidationError of a TOML file (trial, calibration) as one ScenarioError naming
+    each bad key, its value and what is allowed; ``top_keys`` lists the keys of the top level."""
+    errors = []
+    for e in err.errors():
+        loc = tuple(e["loc"])
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = f"unknown key (allowed: {top_keys})" if len(loc) == 1 else "unknown key"
+        elif e["type"] == "missing":
+            msg = "required key is missing"
+        elif e["type"] == "literal_error":
+            msg = f"must be {e.get('ctx', {}).get('expected', 'one of the allowed values')}"
+        errors.append(ScenarioError(source, _loc_text(loc), _lookup(data, loc), msg))
+    return ScenarioError.of(errors)
+
+
 def _loc_text(loc: tuple) -> str:
     parts: list[str] = []
     for p in loc:

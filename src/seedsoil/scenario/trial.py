@@ -8,15 +8,14 @@ validates it and every arm's scenario, naming the file, the key, the value and w
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from seedsoil.params import ParameterSet
-from seedsoil.scenario.load import (_MISSING, ScenarioError, _loc_text, _lookup, _parse, _read_file, load_scenario,
-                                   scenario_from_dict)
+from seedsoil.scenario.load import (ScenarioError, load_base_scenario, read_toml_spec, scenario_from_dict,
+                                   validation_errors)
 from seedsoil.scenario.model import HISTOLOGIES, SUBTYPES, Scenario
 
 ENDPOINTS = ("dfs", "dmfs", "os", "brain_mfs", "bone_mfs", "sre_fs")
@@ -141,27 +140,9 @@ def trial_from_dict(data: dict, source: str, base_dir: Path | None = None) -> Tr
     try:
         spec = TrialSpec.model_validate(data)
     except ValidationError as err:
-        errors = []
-        for e in err.errors():
-            loc = tuple(e["loc"])
-            msg = e["msg"].removeprefix("Value error, ")
-            if e["type"] == "extra_forbidden":
-                msg = "unknown key (allowed: name, description, scenario, [eligibility], [design], [[arms]])" \
-                    if len(loc) == 1 else "unknown key"
-            elif e["type"] == "missing":
-                msg = "required key is missing"
-            elif e["type"] == "literal_error":
-                msg = f"must be {e.get('ctx', {}).get('expected', 'one of the allowed values')}"
-            errors.append(ScenarioError(source, _loc_text(loc), _lookup(data, loc), msg))
-        raise ScenarioError.of(errors) from None
-    base_spec = spec.scenario
-    if base_dir is not None and base_spec.endswith(".toml") and not Path(base_spec).is_absolute():
-        base_spec = str(base_dir / base_spec)
-    try:
-        base, _ = load_scenario(base_spec, on_warning=lambda _m: None)
-    except ScenarioError as err:
-        raise ScenarioError(source, "scenario", spec.scenario, f"the base scenario cannot be loaded: {err.line}") \
-            from None
+        raise validation_errors(err, data, source,
+                                "name, description, scenario, [eligibility], [design], [[arms]]") from None
+    base, _ = load_base_scenario(spec.scenario, base_dir, source)
     horizon = spec.design.accrual_years + spec.design.follow_up_years
     arms, errors = [], []
     for i, arm in enumerate(spec.arms):
@@ -181,20 +162,5 @@ def trial_from_dict(data: dict, source: str, base_dir: Path | None = None) -> Tr
 
 def load_trial(spec: str | Path) -> Trial:
     """A built-in trial by name or a trial TOML file by path."""
-    if isinstance(spec, str) and spec in BUILTIN_TRIALS and not Path(spec).exists():
-        source = f"<built-in trial {spec}>"
-        text = (resources.files("seedsoil.scenario") / "trials" / f"{spec}.toml").read_text(encoding="utf-8")
-        return trial_from_dict(_parse(text, source), source)
-    path = Path(spec)
-    source = str(path)
-    try:
-        text = _read_file(path)
-    except ScenarioError as err:
-        if not path.exists():
-            raise ScenarioError(source, "", _MISSING,
-                                f"no such file (built-in trials: {', '.join(BUILTIN_TRIALS)})") from None
-        raise err from None
-    data = _parse(text, source)
-    if not data:
-        raise ScenarioError(source, "", _MISSING, "the trial file is empty; it needs name and [[arms]]")
-    return trial_from_dict(data, source, path.parent)
+    data, source, folder = read_toml_spec(spec, BUILTIN_TRIALS, "trials", "trial", "name and [[arms]]")
+    return trial_from_dict(data, source, folder)
