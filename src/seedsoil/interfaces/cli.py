@@ -141,6 +141,8 @@ def run(
     chunk_patients: Annotated[str | None, typer.Option(
         "--chunk-patients", metavar="N", help="Patients per task and part file (a multiple of 1024; default 16384). "
                                               "Results do not depend on it.")] = None,
+    report: Annotated[bool, typer.Option("--report", help="Also write OUT/report.html (see `seedsoil report`).")]
+    = False,
     ctc_draw_days: Annotated[str | None, typer.Option(
         "--ctc-draw-days", metavar="D1,D2,...",
         help="Blood draws (7.5 mL, CTC counts) on these days from diagnosis (0 = before surgery), written to "
@@ -194,6 +196,13 @@ def run(
 
     print_summary(result, console)
     console.print(f"results written to [bold]{Path(out).resolve()}[/bold]")
+    if report:
+        from seedsoil.interfaces.report import ReportError, write_report
+
+        try:
+            console.print(f"report written to [bold]{write_report(Path(out)).resolve()}[/bold]")
+        except (ReportError, OSError) as err:
+            _fail(f"the run is complete, but its report could not be written: {err}", EXIT_OUTPUT_ERROR)
 
 
 def _with_draw_days(scenario_obj, text: str):
@@ -638,6 +647,26 @@ def calibrate_command(
     console.print(f"targets within their bands: {tp['default']} of {tp['of']} at the defaults, {tp['fitted']} at the "
                   "posterior medians (fit.csv)")
     console.print(f"{', '.join(x.name for x in written)} written to [bold]{out.resolve()}[/bold]")
+
+
+@app.command("report")
+def report_command(
+    folder: Annotated[Path, typer.Argument(metavar="DIR", help="A folder written by seedsoil run, trial, validate "
+                                                               "or twins.")],
+) -> None:
+    """Write DIR/report.html: one self-contained page (figures embedded, nothing fetched) with what
+    the folder holds: a run's scenario, cohort, survival curves by subtype and stage, relapse sites,
+    cascade funnel, survival after relapse by site and a few patients' journeys; a trial's arms and
+    hazard ratios; a validation's targets and figures; twins' survival."""
+    from seedsoil.interfaces.report import ReportError, write_report
+
+    try:
+        path = write_report(folder)
+    except ReportError as err:
+        _fail(str(err))
+    except OSError as err:
+        _fail(f"cannot write {folder / 'report.html'}: {err.strerror or err}", EXIT_OUTPUT_ERROR)
+    typer.echo(f"report written to {path.resolve()}")
 
 
 ASSAY_NAMES = ("intravenous", "intraportal", "intracardiac", "orthotopic")

@@ -208,8 +208,9 @@ def _km_axes(n_rows: int) -> tuple[Axes, Axes]:
     return ax, fig.add_subplot(grid[1], sharex=ax)
 
 
-def plot_km(patients: pd.DataFrame, endpoint: str = "os", ax: Axes | None = None) -> Figure:
-    """Kaplan–Meier curves of an endpoint ('os', 'dmfs', 'dfs') by subtype, in years.
+def plot_km(patients: pd.DataFrame, endpoint: str = "os", ax: Axes | None = None, *, by: str = "subtype") -> Figure:
+    """Kaplan–Meier curves of an endpoint ('os', 'dmfs', 'dfs') by subtype (or by another column,
+    ``by``: "stage" for the AJCC stage groups), in years.
 
     Drawn: each subtype's curve with its 95% confidence band (lifelines: exponential Greenwood)
     and censoring ticks, the numbers at risk under the axis, and a title naming what counts as an
@@ -219,7 +220,7 @@ def plot_km(patients: pd.DataFrame, endpoint: str = "os", ax: Axes | None = None
     (NaN) are left out and counted in the footnote.
     """
     duration_col, event_col = endpoint_columns(endpoint)
-    _require(patients, "subtype", duration_col, event_col)
+    _require(patients, by, duration_col, event_col)
     label = ENDPOINT_LABELS[endpoint]
     m1 = _stage_iv(patients)
     n_m1 = int(m1.sum())
@@ -232,15 +233,15 @@ def plot_km(patients: pd.DataFrame, endpoint: str = "os", ax: Axes | None = None
     else:
         stage_iv = (f"includes {n_m1:,} de novo stage IV (M1) patient{'s' * (n_m1 != 1)}" if n_m1
                     else "no de novo stage IV (M1) patients")
-    cohort = patients.loc[keep, ["subtype", duration_col, event_col]] if not keep.all() else patients
-    fits = km_by_group(cohort, duration_col, event_col, "subtype", time_scale=DAYS_PER_YEAR)
+    cohort = patients.loc[keep, [by, duration_col, event_col]] if not keep.all() else patients
+    fits = km_by_group(cohort, duration_col, event_col, by, time_scale=DAYS_PER_YEAR)
 
     if ax is None:
         ax, tab = _km_axes(max(len(fits), 1))
     else:
         n_rows = max(len(fits), 1)
         tab = ax.inset_axes((0.0, -0.3 - 0.08 * n_rows, 1.0, 0.08 * n_rows), sharex=ax)
-    ax.set_title(f"{label} by subtype (Kaplan–Meier)\n" + _wrap(f"Event: {EVENT_TEXT[endpoint]}; {stage_iv}", 85),
+    ax.set_title(f"{label} by {by} (Kaplan–Meier)\n" + _wrap(f"Event: {EVENT_TEXT[endpoint]}; {stage_iv}", 85),
                  fontsize="medium")
     ax.set_ylabel(f"{label} (probability)")
     ax.set_xlabel("Time since diagnosis (years)")
@@ -254,7 +255,7 @@ def plot_km(patients: pd.DataFrame, endpoint: str = "os", ax: Axes | None = None
             "(alive and event-free at that time; most at the end of follow-up).")
     if n_no_time:
         note += f" {n_no_time:,} patient{'s' * (n_no_time != 1)} without a time left out."
-    _draw_curves(ax, tab, fits, label, "subtype", note)
+    _draw_curves(ax, tab, fits, label, by, note)
     return ax.figure
 
 
