@@ -27,7 +27,7 @@ def browser(width: int = 1200, height: int = 900):
 
     opts = Options()
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                f"--window-size={width},{height}", "--host-resolver-rules=MAP * ~NOTFOUND"):
+                f"--window-size={width},{height}", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost"):
         opts.add_argument(arg)
     opts.binary_location = _which(CHROMIUM)
     opts.set_capability("goog:loggingPrefs", {"performance": "ALL"})

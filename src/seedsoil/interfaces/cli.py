@@ -669,6 +669,32 @@ def report_command(
     typer.echo(f"report written to {path.resolve()}")
 
 
+@app.command("app")
+def app_command(
+    host: Annotated[str, typer.Option("--host", help="Address to serve on; 127.0.0.1 (the default) lets only this "
+                                                     "machine in.")] = "127.0.0.1",
+    port: Annotated[str, typer.Option("--port", "-p", metavar="P", help="Port to serve on.")] = "8050",
+) -> None:
+    """A local dashboard in the browser: pick or upload a scenario, change the main parameters and
+    the subtype mix, run a cohort with a progress bar and see the report's figures; follow one
+    patient; compare two settings on the same patients."""
+    k = _parse_count(port, "--port", minimum=1, maximum=65535)
+    try:
+        from seedsoil.interfaces.app import serve
+    except ImportError:
+        _fail("the dashboard needs Dash: pip install 'seedsoil[app]'")
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        _warn(f"--host {host}: the dashboard is served to every machine that can reach this one on port {k}, and "
+              "anyone who opens it can run simulations here")
+    else:
+        typer.echo(f"seedsoil dashboard on http://{host}:{k}/ (bound to {host}: only this machine can open it; "
+                   "Ctrl-C stops it)")
+    try:
+        serve(host, k)
+    except OSError as err:
+        _fail(f"cannot serve on {host}:{k}: {err.strerror or err}")
+
+
 ASSAY_NAMES = ("intravenous", "intraportal", "intracardiac", "orthotopic")
 DEFAULT_ASSAY_CELLS = "100000"
 DEFAULT_OBSERVE = "1,3,13"
