@@ -74,7 +74,7 @@ def test_dashboard_runs_follows_compares_and_reports_errors(server, tmp_path):
         wait.until(ec.element_to_be_clickable((By.ID, "run")))
         _type(driver, "patients", "1500")
         driver.find_element(By.ID, "run").click()
-        wait.until(lambda d: _figures_rendered(d, "figures", 4))
+        wait.until(lambda d: _figures_rendered(d, "figures", 7))  # the report's seven cohort figures
         assert driver.find_element(By.ID, "progress").get_attribute("value") == "1"
         assert "1,500 patients" in driver.find_element(By.ID, "status").text
         assert driver.find_elements(By.ID, "summary-table")

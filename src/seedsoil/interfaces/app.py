@@ -2,11 +2,11 @@
 without reloading it, it runs on the Flask server it ships with (loopback by default), it needs
 no JavaScript build, and a real browser drives it in the tests.
 
-Three views, one above the other: "Cohort" (a built-in scenario or an uploaded TOML file, the main parameters with
-widgets whose ranges come from the parameter registry, the subtype mix, a run with a progress
-bar, the report's figures); "Follow one patient" (the journey of patient N of that cohort);
-"Compare" (the cohort against the same patients with one parameter or therapy changed, paired
-by the random streams). Any bad input shows, in the page, the one line the command line gives."""
+Three views, one above the other: "Cohort" (a built-in scenario or an uploaded TOML file, the
+main parameters with widgets whose ranges come from the parameter registry, the subtype mix, a
+run with a progress bar, the report's cohort figures and its survival after relapse by site);
+"Follow one patient" (the journey of patient N of that cohort); "Compare" (the cohort against
+the same patients with one parameter or therapy changed, paired by the random streams). Any bad input shows, in the page, the one line the command line gives."""
 
 from __future__ import annotations
 
@@ -110,13 +110,19 @@ def _figures(result) -> dict:
     """The cohort's summary rows and figures (PNG data URLs), drawn once when the run ends."""
     from seedsoil.analysis.headline import OUTPUTS, headline_outputs
     from seedsoil.interfaces import plots
+    from seedsoil.interfaces.report import after_relapse_by_site
 
     pat = result.patients
-    figs = [("Overall survival by subtype", plots.plot_km(pat, "os")),
-            ("Distant-metastasis-free survival by stage", plots.plot_km(pat, "dmfs", by="stage")),
-            ("Sites of relapse by subtype", plots.plot_sites(pat)),
-            ("The metastatic cascade", plots.plot_funnel(result.funnel, patients=len(pat)))]
+    figs = [(f"{name} by subtype", plots.plot_km(pat, ep))
+            for ep, name in (("dfs", "Disease-free survival"), ("dmfs", "Distant-metastasis-free survival"),
+                             ("os", "Overall survival"))]
+    figs += [(f"{name} by stage", plots.plot_km(pat, ep, by="stage"))
+             for ep, name in (("dmfs", "Distant-metastasis-free survival"), ("os", "Overall survival"))]
+    figs += [("Sites of relapse by subtype", plots.plot_sites(pat)),
+             ("The metastatic cascade", plots.plot_funnel(result.funnel, patients=len(pat)))]
     summary = [(OUTPUTS[k], f"{v:.3g}") for k, v in headline_outputs(pat).items()]
+    summary += [(f"median OS after relapse with {r[0]} among the first sites (years, n = {r[1]})", f"{r[3]:.3g}")
+                for r in after_relapse_by_site(pat).itertuples(index=False)]
     return {"summary": summary, "figures": [(alt, _png(f)) for alt, f in figs]}
 
 

@@ -153,7 +153,7 @@ def _scenario_changes(scenario, params) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["key", "value", "default"])
 
 
-def _after_relapse_by_site(p: pd.DataFrame) -> pd.DataFrame:
+def after_relapse_by_site(p: pd.DataFrame) -> pd.DataFrame:
     """Median survival (KM, years) after the first distant relapse, by organ among its first sites."""
     from lifelines import KaplanMeierFitter
 
@@ -224,7 +224,7 @@ def run_report(folder: Path) -> str:
     body += ["<h2>Sites of relapse</h2>", _fig(plots.plot_sites(p), "sites of relapse by subtype"),
              "<h2>The metastatic cascade</h2>", _fig(plots.plot_funnel(result.funnel, patients=n), "cascade funnel"),
              "<h2>Survival after relapse by site</h2>"]
-    by_site = _after_relapse_by_site(p)
+    by_site = after_relapse_by_site(p)
     body.append(_table(by_site) if len(by_site) else "<p>No distant relapse in this run.</p>")
     body += ["<h2>A few patients' journeys</h2>", *(_journeys(result, p) or ["<p>No patient relapsed.</p>"])]
     return _page(f"seedsoil report: {result.scenario.name} ({n:,} patients)", body)
