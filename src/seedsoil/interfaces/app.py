@@ -6,7 +6,8 @@ Three views, one above the other: "Cohort" (a built-in scenario or an uploaded T
 main parameters with widgets whose ranges come from the parameter registry, the subtype mix, a
 run with a progress bar, the report's cohort figures and its survival after relapse by site);
 "Follow one patient" (the journey of patient N of that cohort); "Compare" (the cohort against
-the same patients with one parameter or therapy changed, paired by the random streams). Any bad input shows, in the page, the one line the command line gives."""
+the same patients with one parameter or therapy changed, paired by the random streams). Any bad
+input shows, in the page, the one line the command line gives."""
 
 from __future__ import annotations
 
