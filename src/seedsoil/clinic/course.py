@@ -77,7 +77,7 @@ def _symptom_strings(rows: np.ndarray, organs: np.ndarray, sre_kind: np.ndarray,
     return _joined_labels(mask, words, "; ")
 
 
-def _rank_in_group(groups: np.ndarray, order: np.ndarray) -> np.ndarray:
+def rank_in_group(groups: np.ndarray, order: np.ndarray) -> np.ndarray:
     """Each item's 0-based rank within its group, in the order ``order`` (which sorts ``groups``)."""
     g = groups[order]
     first = np.r_[True, g[1:] != g[:-1]]
@@ -157,6 +157,7 @@ class Clinic:
         g = np.geomspace(BURDEN_GRID_FIRST_DAY, FAILURE_SEARCH_YEARS * DAYS_PER_YEAR, BURDEN_GRID - 1)
         self.grid = np.r_[0.0, g]
         self._rates: np.ndarray | None = None
+        self._blood: tuple | None = None  # (trait table, blood entry per key and clone)
         self._bone: dict[tuple[float, str], bone_model.LesionTable] = {}
         self._warp_levels: list[float] = []  # PTHrP level of each warp table, in order (only appended)
         self._warp_tables: tuple = ()
@@ -431,7 +432,7 @@ class Clinic:
         if not items.size:
             return day, kind
         rows = c.row[items]
-        rank = _rank_in_group(rows, np.lexsort((items, rows)))
+        rank = rank_in_group(rows, np.lexsort((items, rows)))
         vertebral = u_vertebral[rows, np.minimum(rank, u_vertebral.shape[1] - 1)] < p["bone.sre.vertebral_share"]
         thr = np.array([p[f"bone.sre.{k}_mass"] for k in SRE_THRESHOLDS])
         sub = clock.take(items)
@@ -493,9 +494,7 @@ class Clinic:
         and distant metastases (cells per patient), at steady state with the patient CTC
         half-life (Meng et al. 2004)."""
         p, cov, table = self.p, h.covariates, h.traits
-        ref = p["tmem.reference_score"]
-        per_clone = np.stack([table.per_key(c, lambda t: cascade.shedding(t, ref, p).blood.sum())
-                              for c in range(len(table.clone_names))], axis=1)  # (keys, clones)
+        per_clone = self._blood_entry(table)
         key = cov.trait_key
         per_cell = (per_clone[key] * table.shares[None, :]).sum(axis=1)  # units per cell-day, reference TMEM
         primary = h.primary.diagnosis_cells if primary_cells is None else primary_cells
@@ -506,6 +505,15 @@ class Clinic:
             rate = rate + np.bincount(d.row, nodal, len(h))
         mets = per_cell * metastasis_cells * p["dissemination.metastasis_blood_fold"]
         return cascade.circulating_units(rate + mets, p, p["circulation.ctc_sample_ml"])
+
+    def _blood_entry(self, table) -> np.ndarray:
+        """Units entering the blood per cell-day at the reference TMEM score, per trait combination
+        and clone (keys, clones); computed once per trait table (one per run)."""
+        if self._blood is None or self._blood[0] is not table:
+            p, ref = self.p, self.p["tmem.reference_score"]
+            self._blood = (table, np.stack([table.per_key(c, lambda t: cascade.shedding(t, ref, p).blood.sum())
+                                            for c in range(len(table.clone_names))], axis=1))
+        return self._blood[1]
 
     def _ctc_expected_after_surgery(self, h: CohortHistory, t: np.ndarray, clock: Clock, c: Colonies,
                                     dclock: Clock, left: np.ndarray, rclock: Clock, rr: np.ndarray) -> np.ndarray:
@@ -542,22 +550,14 @@ class Clinic:
         surgery left (residual primary tissue, undissected nodal deposits) and the metastases of that
         day; Poisson around the expected load (``u``: one uniform per patient and draw)."""
         days = self.ctc_draw_days
-        out_rows, out_days, expected = [], [], []
-        for j, day in enumerate(days):
-            t = t_dx + day
-            mean = at_dx if day == 0 else self._ctc_expected_after_surgery(h, t, clock, c, dclock, left, rclock, rr)
-            alive = np.flatnonzero(t < end)
-            out_rows.append(alive)
-            out_days.append(np.full(len(alive), day))
-            expected.append(mean[alive])
-        rows = np.concatenate(out_rows) if out_rows else np.empty(0, dtype=np.int64)
-        day_col = np.concatenate(out_days) if out_days else np.empty(0)
-        mean = np.concatenate(expected) if expected else np.empty(0)
-        j = np.searchsorted(days, day_col)
-        order = np.lexsort((day_col, rows))
-        counts = poisson_from_uniform(u[rows, j], mean) if len(rows) else np.empty(0, dtype=np.int64)
-        return CtcDrawRecords(patient_id=h.patient_id[rows][order].astype(np.int64), day=day_col[order],
-                              ctc_7_5ml=np.asarray(counts, dtype=np.int64)[order], expected_ctc=mean[order])
+        t = t_dx[:, None] + days[None, :]  # (patients, draws)
+        mean = np.stack([at_dx if day == 0 else self._ctc_expected_after_surgery(h, t[:, j], clock, c, dclock, left,
+                                                                                 rclock, rr)
+                         for j, day in enumerate(days)], axis=1) if len(days) else np.empty((len(h), 0))
+        rows, j = np.nonzero(t < end[:, None])  # row-major: by patient, then by day
+        counts = poisson_from_uniform(u[rows, j], mean[rows, j])
+        return CtcDrawRecords(patient_id=h.patient_id[rows].astype(np.int64), day=days[j],
+                              ctc_7_5ml=np.asarray(counts, dtype=np.int64), expected_ctc=mean[rows, j])
 
     def _dtc_expected(self, h: CohortHistory) -> np.ndarray:
         """Expected disseminated tumour cells in one bone-marrow aspirate at diagnosis: the solitary
@@ -948,4 +948,4 @@ def _oldest(c: Colonies, n_org: int, k: int) -> np.ndarray:
     if not len(c):
         return np.empty(0, dtype=np.int64)
     grp = c.row * n_org + c.organ
-    return np.flatnonzero(_rank_in_group(grp, np.lexsort((c.founded, c.organ, c.row))) < k)
+    return np.flatnonzero(rank_in_group(grp, np.lexsort((c.founded, c.organ, c.row))) < k)

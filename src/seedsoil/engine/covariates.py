@@ -72,6 +72,37 @@ def _by_subtype(p: ParameterSet, pattern: str) -> np.ndarray:
     return np.array([p[pattern.format(s)] for s in SUBTYPES])
 
 
+def _ilc_shares(scenario: Scenario) -> np.ndarray:
+    """P(lobular histology) by subtype."""
+    return np.array([getattr(scenario.cohort.ilc_share, s) for s in SUBTYPES], dtype=float)
+
+
+def _grade_probs(p: ParameterSet) -> np.ndarray:
+    """P(grade 1, 2, 3) by subtype, rows normalised (subtypes, 3)."""
+    gp = np.array([[p[f"cohort.grade_prob.{s}.g{g}"] for g in (1, 2, 3)] for s in SUBTYPES])
+    return gp / gp.sum(axis=1, keepdims=True)
+
+
+def _draw_grade(rng: np.random.Generator, p: ParameterSet, subtype: np.ndarray) -> np.ndarray:
+    """Grades 1-3 given each patient's subtype (one uniform each)."""
+    gcum = np.cumsum(_grade_probs(p), axis=1)[subtype]
+    return np.minimum((rng.random(len(subtype))[:, None] >= gcum).sum(axis=1), 2) + 1
+
+
+def _draw_tmem_vdt(rng: np.random.Generator, p: ParameterSet, subtype: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """TMEM scores and primary doubling times (days), log-normal around their medians."""
+    n = len(subtype)
+    tmem = p["tmem.median_score"] * np.exp(p["tmem.log_sd"] * rng.standard_normal(n))
+    vdt = _by_subtype(p, "growth.vdt_days.{}")[subtype] * np.exp(p["growth.vdt_log_sd"] * rng.standard_normal(n))
+    return tmem, vdt
+
+
+def _draw_invasion(rng: np.random.Generator, p: ParameterSet, n: int) -> np.ndarray:
+    """Lymphovascular invasion multipliers, log-normal with mean 1."""
+    sd = p["dissemination.invasion_log_sd"]
+    return np.exp(sd * rng.standard_normal(n) - 0.5 * sd * sd)
+
+
 def sample_covariates(scenario: Scenario, p: ParameterSet, rng: np.random.Generator, n: int) -> Covariates:
     """Subtype, histology, receptors, grade, age, TMEM, doubling time, size at diagnosis and
     menopausal status (age at natural menopause, normal) of ``n`` patients; each quantity is one
@@ -80,23 +111,18 @@ def sample_covariates(scenario: Scenario, p: ParameterSet, rng: np.random.Genera
     shares = np.array([getattr(c.subtype_shares, s) for s in SUBTYPES])
     cum = np.cumsum(shares / shares.sum())
     subtype = np.minimum(np.searchsorted(cum, rng.random(n), side="right"), len(SUBTYPES) - 1)
-    ilc = np.array([getattr(c.ilc_share, s) for s in SUBTYPES])
-    lobular = rng.random(n) < ilc[subtype]
+    lobular = rng.random(n) < _ilc_shares(scenario)[subtype]
     er = rng.random(n) < _by_subtype(p, "cohort.er_positive_prob.{}")[subtype]
     pr = er & (rng.random(n) < _by_subtype(p, "cohort.pr_positive_prob.{}")[subtype])
     her2 = rng.random(n) < _by_subtype(p, "cohort.her2_positive_prob.{}")[subtype]
-    gp = np.array([[p[f"cohort.grade_prob.{s}.g{g}"] for g in (1, 2, 3)] for s in SUBTYPES])
-    gcum = np.cumsum(gp / gp.sum(axis=1, keepdims=True), axis=1)[subtype]
-    grade = np.minimum((rng.random(n)[:, None] >= gcum).sum(axis=1), 2) + 1
+    grade = _draw_grade(rng, p, subtype)
     age = _truncated_normal(rng, n, c.age_mean, c.age_sd, c.age_min, c.age_max)
-    tmem = p["tmem.median_score"] * np.exp(p["tmem.log_sd"] * rng.standard_normal(n))
-    vdt = _by_subtype(p, "growth.vdt_days.{}")[subtype] * np.exp(p["growth.vdt_log_sd"] * rng.standard_normal(n))
+    tmem, vdt = _draw_tmem_vdt(rng, p, subtype)
     med, sd = math.log(p["diagnosis.size_median_mm"]), p["diagnosis.size_log_sd"]
     diameter = np.exp(_truncated_normal(rng, n, med, sd, math.log(p["diagnosis.size_min_mm"]),
                                         math.log(p["diagnosis.size_max_mm"])))
     menopause = p["cohort.menopause_age_median"] + p["cohort.menopause_age_sd"] * rng.standard_normal(n)
-    sd = p["dissemination.invasion_log_sd"]
-    invasion = np.exp(sd * rng.standard_normal(n) - 0.5 * sd * sd)
+    invasion = _draw_invasion(rng, p, n)
     return Covariates(subtype.astype(np.int64), lobular, er, pr, her2, grade.astype(np.int64), age, tmem, vdt,
                       diameter, age >= menopause, invasion)
 
@@ -182,9 +208,7 @@ def subtype_posterior(scenario: Scenario, p: ParameterSet, obs: Observed) -> np.
     pe = _by_subtype(p, "cohort.er_positive_prob.{}")
     pp = _by_subtype(p, "cohort.pr_positive_prob.{}")
     ph = _by_subtype(p, "cohort.her2_positive_prob.{}")
-    ilc = np.array([getattr(c.ilc_share, s) for s in SUBTYPES], dtype=float)
-    gp = np.array([[p[f"cohort.grade_prob.{s}.g{g}"] for g in (1, 2, 3)] for s in SUBTYPES])
-    gp = gp / gp.sum(axis=1, keepdims=True)
+    ilc, gp = _ilc_shares(scenario), _grade_probs(p)
     er, pr = obs.er[:, None], obs.pr[:, None]
     u = UNKNOWN
     joint = np.select(  # P(ER, PR as observed | subtype), PR drawn only for ER+ patients
@@ -210,8 +234,7 @@ def sample_conditional(scenario: Scenario, p: ParameterSet, rng: np.random.Gener
     post = subtype_posterior(scenario, p, obs)
     cum = np.cumsum(post, axis=1)
     subtype = np.minimum((rng.random(n)[:, None] >= cum).sum(axis=1), len(SUBTYPES) - 1)
-    ilc = np.array([getattr(c.ilc_share, s) for s in SUBTYPES])
-    lobular = np.where(obs.lobular == UNKNOWN, rng.random(n) < ilc[subtype], obs.lobular == 1)
+    lobular = np.where(obs.lobular == UNKNOWN, rng.random(n) < _ilc_shares(scenario)[subtype], obs.lobular == 1)
     pe = _by_subtype(p, "cohort.er_positive_prob.{}")[subtype]
     pp = _by_subtype(p, "cohort.pr_positive_prob.{}")[subtype]
     p_er = np.where(obs.pr == 1, 1.0, np.where(obs.pr == 0, pe * (1 - pp) / np.maximum(1 - pe * pp, 1e-300), pe))
@@ -219,10 +242,7 @@ def sample_conditional(scenario: Scenario, p: ParameterSet, rng: np.random.Gener
     pr = np.where(obs.pr == UNKNOWN, er & (rng.random(n) < pp), obs.pr == 1)
     her2_drawn = rng.random(n) < _by_subtype(p, "cohort.her2_positive_prob.{}")[subtype]
     her2 = np.where(obs.her2 == UNKNOWN, her2_drawn, obs.her2 == 1)
-    gp = np.array([[p[f"cohort.grade_prob.{s}.g{g}"] for g in (1, 2, 3)] for s in SUBTYPES])
-    gcum = np.cumsum(gp / gp.sum(axis=1, keepdims=True), axis=1)[subtype]
-    grade = np.where(obs.grade == UNKNOWN, np.minimum((rng.random(n)[:, None] >= gcum).sum(axis=1), 2) + 1,
-                     obs.grade)
+    grade = np.where(obs.grade == UNKNOWN, _draw_grade(rng, p, subtype), obs.grade)
     age = _truncated_normal(rng, n, c.age_mean, c.age_sd, c.age_min, c.age_max)
     menopause = p["cohort.menopause_age_median"] + p["cohort.menopause_age_sd"] * rng.standard_normal(n)
     known_age = ~np.isnan(obs.age)
@@ -235,9 +255,7 @@ def sample_conditional(scenario: Scenario, p: ParameterSet, rng: np.random.Gener
         age[bad] = _truncated_normal(rng, k, c.age_mean, c.age_sd, c.age_min, c.age_max)
         menopause[bad] = p["cohort.menopause_age_median"] + p["cohort.menopause_age_sd"] * rng.standard_normal(k)
     postmenopausal = np.where(obs.postmenopausal == UNKNOWN, age >= menopause, obs.postmenopausal == 1)
-    tmem = p["tmem.median_score"] * np.exp(p["tmem.log_sd"] * rng.standard_normal(n))
-    vdt = _by_subtype(p, "growth.vdt_days.{}")[subtype] * np.exp(p["growth.vdt_log_sd"] * rng.standard_normal(n))
-    sd = p["dissemination.invasion_log_sd"]
-    invasion = np.exp(sd * rng.standard_normal(n) - 0.5 * sd * sd)
+    tmem, vdt = _draw_tmem_vdt(rng, p, subtype)
+    invasion = _draw_invasion(rng, p, n)
     return Covariates(subtype.astype(np.int64), lobular, er, pr, her2, grade.astype(np.int64), age, tmem, vdt,
                       np.asarray(obs.diameter_mm, dtype=float), postmenopausal, invasion)

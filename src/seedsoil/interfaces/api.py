@@ -16,7 +16,7 @@ from seedsoil.engine.history import empty_funnel
 from seedsoil.interfaces.execution import (Chunk, RunError, check_workers, dask_client, default_chunk, default_workers,
                                            plan_chunks,
                                            run_chunks, simulate_chunk)
-from seedsoil.interfaces.store import RunFolder, RunIdentity, funnel_table
+from seedsoil.interfaces.store import PART_TABLES, RunFolder, RunIdentity, funnel_table
 from seedsoil.params import ParameterSet
 from seedsoil.scenario import Scenario, load_scenario
 from seedsoil.scenario.model import with_ctc_draw_days
@@ -78,8 +78,7 @@ def simulate_tables(scenario: Scenario, params: ParameterSet, chunks: list[Chunk
     for o in parts.values():
         funnel += o.funnel
     order = [parts[c.index] for c in chunks]
-    return (pa.concat_tables([o.patients for o in order]), pa.concat_tables([o.lesions for o in order]),
-            pa.concat_tables([o.ctc_draws for o in order]), funnel)
+    return (*(pa.concat_tables([getattr(o, kind) for o in order]) for kind in PART_TABLES), funnel)
 
 
 def simulate(scenario: Scenario | str | Path | None = None, *, patients: int = DEFAULT_PATIENTS, seed: int = DEFAULT_SEED,
@@ -104,6 +103,14 @@ def simulate(scenario: Scenario | str | Path | None = None, *, patients: int = D
     return Result(patients=pat.to_pandas(), lesions=les.to_pandas(), ctc_draws=draws.to_pandas(),
                   funnel=funnel_table(funnel).to_pandas(), scenario=sc, params=p, seed=s, engine=eng,
                   timings={"simulate_s": t1 - t0})
+
+
+def simulate_with(scenario: Scenario, params: ParameterSet, overrides: dict[str, float], *, patients: int,
+                  seed: int):
+    """One process's in-memory cohort of ``scenario`` with parameter ``overrides`` on top of
+    ``params`` (recorded in the scenario too): what calibration and sensitivity simulate."""
+    sc = scenario.model_copy(update={"parameters": {**scenario.parameters, **overrides}})
+    return simulate(sc, params=params.with_overrides(overrides), patients=patients, seed=seed, workers=1)
 
 
 def run(scenario: Scenario | str | Path | None = None, out: str | os.PathLike = "seedsoil-run", *,
@@ -261,4 +268,4 @@ def calibrate(config: str | Path, *, out: str | os.PathLike = "seedsoil-calibrat
 
 
 __all__ = ["DEFAULT_PATIENTS", "DEFAULT_SEED", "RunError", "calibrate", "default_workers", "journey", "resolve", "run",
-           "sensitivity", "simulate", "simulate_chunk", "simulate_tables", "trial", "twins"]
+           "sensitivity", "simulate", "simulate_chunk", "simulate_with", "simulate_tables", "trial", "twins"]

@@ -12,10 +12,10 @@ input shows, in the page, the one line the command line gives."""
 from __future__ import annotations
 
 import base64
-import io
 import threading
 import uuid
 
+from seedsoil.interfaces.plots import png_data_url
 from seedsoil.params import ParameterError, default_parameters
 from seedsoil.scenario import SUBTYPES, ScenarioError, load_scenario, scenario_from_dict
 from seedsoil.scenario.load import _parse
@@ -36,12 +36,6 @@ _LOCK = threading.Lock()
 def _wid(name: str) -> str:
     """A parameter's widget id (Dash ids may not hold dots)."""
     return "param-" + name.replace(".", "__")
-
-
-def _png(fig) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=fig.dpi)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def build_scenario(base: str, upload: str | None, values: dict[str, object], shares: dict[str, object],
@@ -124,7 +118,7 @@ def _figures(result) -> dict:
     summary = [(OUTPUTS[k], f"{v:.3g}") for k, v in headline_outputs(pat).items()]
     summary += [(f"median OS after relapse with {r[0]} among the first sites (years, n = {r[1]})", f"{r[3]:.3g}")
                 for r in after_relapse_by_site(pat).itertuples(index=False)]
-    return {"summary": summary, "figures": [(alt, _png(f)) for alt, f in figs]}
+    return {"summary": summary, "figures": [(alt, png_data_url(f)) for alt, f in figs]}
 
 
 def _figure_children(pictures: dict):
@@ -152,7 +146,7 @@ def _comparison(a, b, label: str) -> dict:
     ax.set_title("The same patients, one change (paired random streams)")
     ha, hb = headline_outputs(a.patients), headline_outputs(b.patients)
     rows = [(what, f"{ha[k]:.3g}", f"{hb[k]:.3g}", f"{hb[k] - ha[k]:+.3g}") for k, what in OUTPUTS.items()]
-    return {"label": label, "rows": rows, "figure": _png(fig)}
+    return {"label": label, "rows": rows, "figure": png_data_url(fig)}
 
 
 def _comparison_children(pictures: dict):
@@ -300,7 +294,7 @@ def create_app():
             j = journey(state["scenario"], state["params"], state["scenario"].engine, state["seed"], int(k))
         except ValueError as err:
             return no_update, f"error: {err}"
-        return [html.Pre(j.story(), id="story"), html.Img(src=_png(j.figure()), alt="journey", className="figure")], ""
+        return [html.Pre(j.story(), id="story"), html.Img(src=png_data_url(j.figure()), alt="journey", className="figure")], ""
 
     return app
 

@@ -52,12 +52,10 @@ class TargetModel:
     def values(self, natural: dict[str, float]) -> dict[str, float]:
         """Simulated value of every target with these parameter values (natural scale)."""
         from seedsoil.analysis import targets as T
-        from seedsoil.interfaces.api import simulate
+        from seedsoil.interfaces.api import simulate_with
 
         cal = self.cal
-        sc = cal.scenario.model_copy(update={"parameters": {**cal.scenario.parameters, **natural}})
-        r = simulate(sc, params=cal.params.with_overrides(natural), patients=cal.spec.patients, seed=cal.spec.seed,
-                     workers=1)
+        r = simulate_with(cal.scenario, cal.params, natural, patients=cal.spec.patients, seed=cal.spec.seed)
         table = T.evaluate(cal.targets, {T.DEFAULT_RUN: T.Cohort(r.patients, r.lesions, r.funnel, seed=cal.spec.seed,
                                                                   boot=0)})
         return dict(zip(table["target_id"], table["simulated"].astype(float)))

@@ -461,6 +461,16 @@ def figure_writers(tables: Mapping[str, pd.DataFrame]) -> dict[str, Callable[[Pa
     return {name: writer(draw) for name, draw in FIGURES.items()}
 
 
+def png_data_url(fig: Figure) -> str:
+    """``fig`` as a PNG ``data:`` URL, for pages that embed their figures (report, dashboard)."""
+    import base64
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=fig.dpi)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
 def write_figure(fig: Figure, path: Path) -> None:
     """Save one figure as PNG at :data:`DPI` (no version stamp)."""
     fig.savefig(path, format="png", dpi=DPI, metadata=PNG_METADATA)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import json
 import math
 from datetime import datetime, timezone
@@ -94,22 +93,18 @@ def kind_of(folder: Path) -> str:
                       "trial_summary.json, validation.json or twins_summary.json)")
 
 
-def _png(fig) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=fig.dpi)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-def _img(data_b64: str, alt: str) -> str:
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data_b64}">'
+def _img(src: str, alt: str) -> str:
+    return f'<img alt="{html.escape(alt)}" src="{src}">'
 
 
 def _fig(fig, alt: str) -> str:
-    return _img(_png(fig), alt)
+    from seedsoil.interfaces.plots import png_data_url
+
+    return _img(png_data_url(fig), alt)
 
 
 def _file_img(path: Path, alt: str) -> str:
-    return _img(base64.b64encode(path.read_bytes()).decode("ascii"), alt)
+    return _img("data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii"), alt)
 
 
 def _table(df: pd.DataFrame, floatfmt: str = "{:.3g}") -> str:

@@ -96,11 +96,10 @@ def factors(params: ParameterSet, names: Sequence[str], span: float) -> list[Fac
 
 def _evaluate(args) -> dict[str, float]:
     """One cohort's outputs (a top-level function, so worker processes can run it)."""
-    from seedsoil.interfaces.api import simulate
+    from seedsoil.interfaces.api import simulate_with
 
     scenario, params, overrides, patients, seed = args
-    sc = scenario.model_copy(update={"parameters": {**scenario.parameters, **overrides}})
-    r = simulate(sc, params=params.with_overrides(overrides), patients=patients, seed=seed, workers=1)
+    r = simulate_with(scenario, params, overrides, patients=patients, seed=seed)
     return {k: float(v) for k, v in headline_outputs(r.patients).items()}
 
 

@@ -29,6 +29,7 @@ import pandas as pd
 from seedsoil._version import __version__
 from seedsoil.interfaces.store import write_files
 from seedsoil.analysis.survival import ENDPOINTS, endpoint_columns
+from seedsoil.clinic.course import rank_in_group
 from seedsoil.clinic.guideline import TreatmentPlan
 from seedsoil.engine.covariates import primary_growth, sample_conditional
 from seedsoil.engine.start import CohortStart
@@ -100,17 +101,6 @@ def _fixed_plan(plan: TreatmentPlan, table: TwinsTable, rows: np.ndarray, m1: np
                    radiotherapy=fix(plan.radiotherapy, th["radiotherapy"]))
 
 
-def _rank_in_row(rows: np.ndarray) -> np.ndarray:
-    """0, 1, 2... within each value of ``rows``, in order of appearance."""
-    order = np.argsort(rows, kind="stable")
-    sorted_rows = rows[order]
-    first = np.r_[0, np.flatnonzero(np.diff(sorted_rows)) + 1]
-    rank = np.arange(len(rows)) - np.repeat(first, np.diff(np.r_[first, len(rows)]))
-    out = np.empty(len(rows), dtype=np.int64)
-    out[order] = rank
-    return out
-
-
 def simulate_twins(table: TwinsTable, scenario: Scenario, params: ParameterSet, *, replicates: int = 1,
                    seed: int = 20261121, engine: str | None = None, max_candidates: int = DEFAULT_MAX_CANDIDATES,
                    skip_unmatched: bool = False, warn: Callable[[str], None] | None = None,
@@ -145,17 +135,15 @@ def simulate_twins(table: TwinsTable, scenario: Scenario, params: ParameterSet, 
             tried += np.bincount(rows, minlength=n)
             ok = np.flatnonzero((st.positive == target[rows]) & ((pn[rows] < 0) | (st.pn == pn[rows])))
             matches += np.bincount(rows[ok], minlength=n)
-            rank = _rank_in_row(rows[ok])
+            rank = rank_in_group(rows[ok], np.argsort(rows[ok], kind="stable"))  # in order of appearance
             keep = ok[rank < need[rows[ok]]]
             if not keep.size:
                 continue
             replicate = replicates - need[rows[keep]] + rank[rank < need[rows[ok]]]
             need -= np.bincount(rows[keep], minlength=n)
-            years = scenario.treatment.endocrine_years
-            plan = _fixed_plan(clinic.plan(h, st), table, rows, st.m1, years)
+            plan = _fixed_plan(clinic.plan(h, st), table, rows, st.m1, scenario.treatment.endocrine_years)
             h = eng.after_surgery(h, clinic.exposure(h, plan), seed, key).take(keep)
-            st = clinic.stage(h)
-            plan = _fixed_plan(clinic.plan(h, st), table, rows[keep], st.m1, years)
+            st, plan = clinic.stage(h), plan.take(keep)
             out = clinic.course(h, st, plan, block_rng(seed, key, Phase.CLINIC), follow_up_days=follow[rows[keep]])
             pt = to_arrow_table(out.patients, "patients").to_pandas()
             pt.insert(0, "replicate", replicate.astype(np.int64))
