@@ -150,8 +150,8 @@ def hand_built() -> tuple[pd.DataFrame, pd.DataFrame]:
     rows = [
         # subtype, histology, er, pr, M, pN, stage, ctc, tmem, sites, first sites, dmfs_days, dmfs_event,
         # years from relapse to the end of follow-up or death, os_event
-        ("her2", "idc", False, False, "M0", "pN0", "IIA", 0, 80.0, "bone;brain", "bone", 2 * y, True, 1.0, True),
-        ("her2", "idc", False, False, "M0", "pN1a", "IIB", 2, 90.0, "liver", "liver", 4 * y, True, 2.0, True),
+        ("her2", "idc", False, False, "M0", "pN0", "IIA", 0, 80.0, "bone;brain;lung;pleura", "bone", 2 * y, True, 1.0, True),
+        ("her2", "idc", False, False, "M0", "pN1a", "IIB", 2, 90.0, "liver;pleura", "liver", 4 * y, True, 2.0, True),
         ("her2", "ilc", False, False, "M1", "pN1a", "IV", 5, 100.0, "brain;gi_tract", "brain", 0.0, True, 3.0, True),
         ("luminal_a", "ilc", True, True, "M0", "pN0", "IA", 1, 40.0, "bone", "bone", 6 * y, True, 4.0, True),
         ("luminal_a", "ilc", True, False, "M0", "pN0", "IA", 0, 30.0, "bone", "bone", 12 * y, True, 5.0, True),
@@ -192,6 +192,10 @@ def known() -> T.Cohort:
     ("sites.luminal_a.bone", 100.0, 2),
     ("lobular.ilc.gastrointestinal", 1 / 3 * 100, 3),       # ILC: 3 patients (all of them, not the relapsed), 1 GI
     ("lobular.idc.gastrointestinal", 0.0, 7),
+    ("lobular.idc.lung_pleura", 2 / 7 * 100, 7),            # lung or pleura: a patient with both counts once
+    ("lobular.idc.bone_marrow", 1 / 7 * 100, 7),
+    ("lobular.ilc.bone_marrow", 2 / 3 * 100, 3),
+    ("lobular.ilc.gynecologic", 0.0, 3),
     ("survival.kennecke.her2", 1.0, 2),                     # deaths 1, 2 y after relapse (the M1 patient is not
                                                             # a relapse after early disease): median 1 (S = 0.5)
     ("survival.kennecke.luminal_a", 4.0, 2),                # 4 and 5 y: KM median is the first time S <= 0.5

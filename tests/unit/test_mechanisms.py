@@ -114,7 +114,22 @@ def test_discohesive_cells_colonise_serosal_surfaces():
     s = [cascade.soil_factor(BASE.with_(ecad=v), ORG, P) for v in LEVELS]
     for organ in ("peritoneum", "gi_tract", "ovary"):
         assert strictly_increasing([-x[i(organ)] for x in s])
-    np.testing.assert_allclose(s[0][i("lung")], s[-1][i("lung")])
+    for organ in ("liver", "bone", "brain"):
+        np.testing.assert_allclose(s[0][i(organ)], s[-1][i(organ)])
+
+
+def test_ecadherin_loss_costs_lung_outgrowth_in_human_soils_only():
+    """Padmanaban 2019: cells without E-cadherin grow out in the lung less (lobular cancer spares the
+    lung); the mouse soils the assays were calibrated on are left as they were."""
+    human = [cascade.soil_factor(BASE.with_(ecad=v), ORG, P)[i("lung")] for v in LEVELS]
+    assert strictly_increasing(human)
+    assert human[0] == pytest.approx(human[-1] * P["colonisation.lung_fit_discohesive"])
+    mouse = [cascade.soil_factor(BASE.with_(ecad=v), ORG, P, human=False)[i("lung")] for v in LEVELS]
+    np.testing.assert_allclose(mouse, mouse[-1])
+    neutral = P.with_overrides({"colonisation.lung_fit_discohesive": 1.0})
+    flat = [cascade.soil_factor(BASE.with_(ecad=v), ORG, neutral)[i("lung")] for v in LEVELS]
+    np.testing.assert_allclose(flat, flat[-1])
+    assert P["colonisation.lung_fit_discohesive"] < 1.0
 
 
 def test_exosome_priming_raises_colonisation_in_primed_organ_only():

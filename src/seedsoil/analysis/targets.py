@@ -137,8 +137,9 @@ SUBTYPES = ("luminal_a", "luminal_b", "her2", "triple_negative")
 ORGANS4 = ("bone", "liver", "lung", "brain")
 DEATH_HR_ORGANS = ("liver", "lung", "brain")
 """Organs at first relapse whose hazard ratio of death is a target (:mod:`seedsoil.analysis.organ_outcomes`)."""
-BORST_ORGANS = {"gastrointestinal": "gi_tract", "peritoneum": "peritoneum", "lung_pleura": "lung"}
-"""Borst & Ingold 1993 site -> the model's organ (as the README calibration table compares them)."""
+BORST_ORGANS = {"gastrointestinal": ("gi_tract",), "gynecologic": ("ovary",), "peritoneum": ("peritoneum",),
+                "bone_marrow": ("bone",), "lung_pleura": ("lung", "pleura")}
+"""Borst & Ingold 1993 site -> the model's organs (a patient counts when any of them is involved)."""
 LATE_YEARS = 5.0
 RELAPSE_YEARS = 10.0
 ENDOCRINE_INTERVALS = {"years_0_4": (0.0, 5.0), "years_5_9": (5.0, 10.0)}
@@ -416,11 +417,15 @@ class Cohort:
         return _organ_counts(site_shares_by_subtype(p[p["M"] == "M0"] if "M" in p.columns else p))
 
     @cached_property
-    def histology_counts(self) -> dict[str, tuple[dict[str, int], int]]:
-        """histology -> ({organ: patients with it}, all patients of the histology)."""
+    def histology_sites(self) -> dict[str, tuple[pd.DataFrame, int]]:
+        """histology -> (per patient of it, whether each Borst organ was ever involved; how many patients)."""
         p = self.patients
-        counts = _organ_counts(site_shares_by_subtype(p.assign(subtype=p["histology"])))
-        return {h: (counts.get(h, ({}, 0))[0], int((p["histology"] == h).sum())) for h in ("ilc", "idc")}
+        organs = sorted({o for names in BORST_ORGANS.values() for o in names})
+        out = {}
+        for h in ("ilc", "idc"):
+            sites = p.loc[p["histology"] == h, "metastasis_sites"]
+            out[h] = (pd.DataFrame({o: TE.has_site(sites, o).to_numpy() for o in organs}), len(sites))
+        return out
 
     @cached_property
     def odds_ratio(self) -> pd.Series:
@@ -576,8 +581,8 @@ def _site(subtype: str, organ: str) -> Callable[[Cohort], Estimate]:
 
 def _borst(histology: str, site: str) -> Callable[[Cohort], Estimate]:
     def compute(c: Cohort) -> Estimate:
-        ks, n_h = c.histology_counts[histology]
-        return wilson(ks.get(BORST_ORGANS[site], 0), n_h)
+        sites, n_h = c.histology_sites[histology]
+        return wilson(int(sites[list(BORST_ORGANS[site])].any(axis=1).sum()), n_h)
     return compute
 
 

@@ -142,10 +142,10 @@ def priming_level(primary_cells, p: ParameterSet):
     return n / (n + p["colonisation.niche_half_cells"])
 
 
-def soil_factor(traits: Traits, organs: OrganTable, p: ParameterSet, priming=0.0) -> np.ndarray:
+def soil_factor(traits: Traits, organs: OrganTable, p: ParameterSet, priming=0.0, *, human: bool = True) -> np.ndarray:
     """Relative odds that a micrometastasis progresses, per organ (shape (..., organs)):
     the organ's soil fit times what the seed brings to it: PTHrP in bone (vicious cycle),
-    lactate/GABA metabolism and neuregulin response in brain, discohesion on serosal surfaces,
+    lactate/GABA metabolism and neuregulin response in brain, discohesion on serosal surfaces (and, in human soils, E-cadherin loss costing lung outgrowth),
     exosome priming of targeted organs, and CXCL12 as a survival signal for CXCR4+ cells.
     ``priming`` may be an array (times) -> extra leading axis."""
     f = organs.soil_fit * np.exp(p["homing.cxcr4_survival_strength"] * traits.cxcr4 * organs.cxcl12)
@@ -154,6 +154,8 @@ def soil_factor(traits: Traits, organs: OrganTable, p: ParameterSet, priming=0.0
                                  * p["colonisation.nrg_fold"] ** traits.nrg_response)
     serosal = organs.serosal > 0
     f[serosal] *= p["colonisation.serosal_fit_cohesive"] ** traits.ecad  # discohesive cells coat surfaces
+    if human:  # cells without E-cadherin (a share 1 - ecad) grow out in the lung less (Padmanaban 2019)
+        f[organs.index("lung")] *= traits.ecad + (1.0 - traits.ecad) * p["colonisation.lung_fit_discohesive"]
     prim = np.asarray(priming, dtype=float)[..., None]
     return f * (1.0 + niche_gain(traits, organs, p) * prim)
 
@@ -176,7 +178,7 @@ def progression_prob(traits: Traits, organs: OrganTable, p: ParameterSet, primin
     applies the calibrated human soil hostility (off for the mouse assays it was defined on).
     """
     base = p["colonisation.progress_prob"] * (p["colonisation.human_scale"] if human else 1.0)
-    s = soil_factor(traits, organs, p, priming)
+    s = soil_factor(traits, organs, p, priming, human=human)
     cls = np.array([1.0, p["colonisation.cluster_fold"]])
     return np.minimum(base * cls[:, None] * s[..., None, :], 1.0)
 
