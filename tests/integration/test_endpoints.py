@@ -228,8 +228,13 @@ def test_lesion_fields_are_valid(cohort, lesions):
 
 
 def test_lesions_do_not_outnumber_colonies(patients, lesions):
+    """Lesions seeded by the primary or the nodes (origin direct or dormant) are at most the
+    patient's n_colonies; with those seeded by metastases, at most n_colonies + n_secondary_colonies."""
+    primary = lesions[lesions["origin"] != "metastasis"].groupby("patient_id").size()
+    assert (primary <= patients.loc[primary.index, "n_colonies"]).all()
     per_patient = lesions.groupby("patient_id").size()
-    assert (per_patient <= patients.loc[per_patient.index, "n_colonies"]).all()
+    both = patients.loc[per_patient.index, "n_colonies"] + patients.loc[per_patient.index, "n_secondary_colonies"]
+    assert (per_patient <= both).all()
 
 
 def test_lesion_is_at_least_its_organ_detection_size(cohort, lesions):
