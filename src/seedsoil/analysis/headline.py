@@ -8,10 +8,9 @@ import math
 
 import numpy as np
 import pandas as pd
-from lifelines import KaplanMeierFitter
 
+from seedsoil.analysis.survival import DAYS_PER_YEAR, distant_relapse_mask, km_median
 from seedsoil.analysis.therapy_effects import has_site
-from seedsoil.analysis.survival import DAYS_PER_YEAR, distant_relapse_mask
 
 RELAPSE_YEARS = 10.0
 SITE_ORGANS = ("bone", "liver", "lung", "brain")
@@ -37,8 +36,7 @@ def headline_outputs(patients: pd.DataFrame) -> dict[str, float]:
         out[f"{o}_share_of_relapses"] = 100.0 * has_site(rel["metastasis_sites"], o).mean() if len(rel) else math.nan
     if len(rel):
         days = np.clip(rel["os_days"].to_numpy(float) - rel["distant_metastasis_day"].to_numpy(float), 0.0, None)
-        median = float(KaplanMeierFitter().fit(days / DAYS_PER_YEAR, rel["os_event"].to_numpy(bool)).median_survival_time_)
-        out["median_os_after_relapse_years"] = median if math.isfinite(median) else math.nan
+        out["median_os_after_relapse_years"] = km_median(days, rel["os_event"].to_numpy(bool))
     else:
         out["median_os_after_relapse_years"] = math.nan
     out["de_novo_stage_iv"] = 100.0 * m1.mean() if len(p) else math.nan

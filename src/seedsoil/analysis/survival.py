@@ -37,6 +37,9 @@ ENDPOINT_LABELS: dict[str, str] = {
     "dmfs": "Distant-metastasis-free survival",
     "dfs": "Disease-free survival",
 }
+EXCLUDES_STAGE_IV = frozenset({"dmfs", "dfs"})
+"""Endpoints defined only for patients free of distant disease at diagnosis (M0): de novo stage IV
+patients are left out of them, as in trials."""
 
 
 def endpoint_columns(endpoint: str) -> tuple[str, str]:
@@ -87,6 +90,24 @@ def _median(kmf: KaplanMeierFitter) -> float:
     """KM median; NaN where the curve never falls to 0.5 (median not reached)."""
     m = float(kmf.median_survival_time_)
     return m if math.isfinite(m) else math.nan
+
+
+def km_median(days, events, *, time_scale: float = DAYS_PER_YEAR) -> float:
+    """Kaplan–Meier median of ``days`` (event flags ``events``) in units of ``time_scale`` days;
+    NaN when the median is not reached."""
+    return _median(_fit(pd.Series(days), pd.Series(events), "", time_scale))
+
+
+def endpoint_km(patients: pd.DataFrame, endpoint: str,
+                label: str | None = None) -> tuple[KaplanMeierFitter | None, pd.DataFrame]:
+    """(Kaplan–Meier fit in years or None when nobody is at risk, the patients it counts) of an
+    endpoint over ``patients``: every patient for OS, those without metastases at diagnosis for
+    DFS and DMFS (:data:`EXCLUDES_STAGE_IV`)."""
+    d_col, e_col = endpoint_columns(endpoint)
+    df = patients[patients["M"].astype(str) != "M1"] if endpoint in EXCLUDES_STAGE_IV else patients
+    if not len(df):
+        return None, df
+    return _fit(df[d_col], df[e_col], label if label is not None else endpoint, DAYS_PER_YEAR), df
 
 
 def median_by_group(df: pd.DataFrame, duration_col: str, event_col: str, group_col: str,

@@ -145,8 +145,9 @@ def priming_level(primary_cells, p: ParameterSet):
 def soil_factor(traits: Traits, organs: OrganTable, p: ParameterSet, priming=0.0, *, human: bool = True) -> np.ndarray:
     """Relative odds that a micrometastasis progresses, per organ (shape (..., organs)):
     the organ's soil fit times what the seed brings to it: PTHrP in bone (vicious cycle),
-    lactate/GABA metabolism and neuregulin response in brain, discohesion on serosal surfaces (and, in human soils, E-cadherin loss costing lung outgrowth),
-    exosome priming of targeted organs, and CXCL12 as a survival signal for CXCR4+ cells.
+    lactate/GABA metabolism and neuregulin response in brain, discohesion on serosal surfaces
+    (and, in human soils only, E-cadherin loss costing lung outgrowth), exosome priming of targeted
+    organs, and CXCL12 as a survival signal for CXCR4+ cells.
     ``priming`` may be an array (times) -> extra leading axis."""
     f = organs.soil_fit * np.exp(p["homing.cxcr4_survival_strength"] * traits.cxcr4 * organs.cxcl12)
     f[organs.index("bone")] *= p["colonisation.pthrp_fold"] ** traits.pthrp

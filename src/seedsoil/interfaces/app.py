@@ -17,7 +17,7 @@ import uuid
 
 from seedsoil.interfaces.plots import png_data_url
 from seedsoil.params import ParameterError, default_parameters
-from seedsoil.scenario import SUBTYPES, ScenarioError, load_scenario, scenario_from_dict
+from seedsoil.scenario import SUBTYPES, ScenarioError, builtin_names, load_scenario, scenario_from_dict
 from seedsoil.scenario.load import _parse
 
 DEFAULT_HOST = "127.0.0.1"
@@ -104,17 +104,10 @@ def _start(sc, p, n, s, compare=None) -> str:
 def _figures(result) -> dict:
     """The cohort's summary rows and figures (PNG data URLs), drawn once when the run ends."""
     from seedsoil.analysis.headline import OUTPUTS, headline_outputs
-    from seedsoil.interfaces import plots
-    from seedsoil.interfaces.report import after_relapse_by_site
+    from seedsoil.interfaces.report import after_relapse_by_site, cohort_figures
 
     pat = result.patients
-    figs = [(f"{name} by subtype", plots.plot_km(pat, ep))
-            for ep, name in (("dfs", "Disease-free survival"), ("dmfs", "Distant-metastasis-free survival"),
-                             ("os", "Overall survival"))]
-    figs += [(f"{name} by stage", plots.plot_km(pat, ep, by="stage"))
-             for ep, name in (("dmfs", "Distant-metastasis-free survival"), ("os", "Overall survival"))]
-    figs += [("Sites of relapse by subtype", plots.plot_sites(pat)),
-             ("The metastatic cascade", plots.plot_funnel(result.funnel, patients=len(pat)))]
+    figs = [(title, fig) for _, title, fig in cohort_figures(pat, result.funnel)]
     summary = [(OUTPUTS[k], f"{v:.3g}") for k, v in headline_outputs(pat).items()]
     summary += [(f"median OS after relapse with {r[0]} among the first sites (years, n = {r[1]})", f"{r[3]:.3g}")
                 for r in after_relapse_by_site(pat).itertuples(index=False)]
@@ -135,12 +128,13 @@ def _comparison(a, b, label: str) -> dict:
     from matplotlib.figure import Figure
 
     from seedsoil.analysis.headline import OUTPUTS, headline_outputs
+    from seedsoil.analysis.survival import DAYS_PER_YEAR
 
     fig = Figure(figsize=(7, 4.5), dpi=100, layout="constrained")
     ax = fig.add_subplot()
     for name, r in (("as set", a), (label, b)):
         p = r.patients[r.patients["M"] != "M1"]
-        KaplanMeierFitter(label=name).fit(p["dmfs_days"] / 365.25, p["dmfs_event"]).plot_survival_function(ax=ax)
+        KaplanMeierFitter(label=name).fit(p["dmfs_days"] / DAYS_PER_YEAR, p["dmfs_event"]).plot_survival_function(ax=ax)
     ax.set_xlabel("Time since diagnosis (years)")
     ax.set_ylabel("Distant-metastasis-free survival")
     ax.set_title("The same patients, one change (paired random streams)")
@@ -177,7 +171,7 @@ def create_app():
                                          style={"width": "4em", "margin": "0 1em 0 0.3em"})]) for s in SUBTYPES]
     cohort_tab = html.Div([
         html.Div([html.Label("Scenario ", htmlFor="scenario"),
-                  dcc.Dropdown(id="scenario", options=["default", "small"], value="default", clearable=False,
+                  dcc.Dropdown(id="scenario", options=list(builtin_names()), value="default", clearable=False,
                                style={"width": "12em", "display": "inline-block"}),
                   dcc.Upload(id="upload", children=html.A("or upload a scenario TOML file"),
                              style={"display": "inline-block", "marginLeft": "1em", "cursor": "pointer"}),

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from seedsoil._version import __version__
-from seedsoil.interfaces.store import write_files
+from seedsoil.interfaces.store import json_writer, write_files
 from seedsoil.scenario.calibration import Calibration
 
 DB_FILE = "calibration.db"
@@ -100,14 +100,12 @@ class CalibrationResult:
     def save(self, out: str | os.PathLike) -> list[Path]:
         from seedsoil.interfaces.plots import posterior_figure, write_figure
 
-        out = Path(out)
-        return write_files(out, {
+        return write_files(Path(out), {
             "posterior.csv": lambda f: self.posterior.to_csv(f, index=False),
             "posterior_summary.csv": lambda f: self.summary_table.to_csv(f, index=False),
             "fit.csv": lambda f: self.fit.to_csv(f, index=False),
             "fitted_scenario.toml": lambda f: f.write_text(self.scenario_toml, encoding="utf-8"),
-            "calibration.json": lambda f: f.write_text(json.dumps(self.summary, indent=2, allow_nan=False) + "\n",
-                                                       encoding="utf-8"),
+            "calibration.json": json_writer(self.summary),
             "posterior.png": lambda f: write_figure(posterior_figure(self.posterior, self.summary_table), f),
         })
 

@@ -485,6 +485,7 @@ def twins_command(
     count is matched by rejection (candidates are simulated until surgery and kept when the
     axillary surgery finds exactly that many positive nodes), so it comes from the simulated
     spread of a tumour of that size."""
+    from seedsoil.interfaces.trial import ENDPOINT_NAMES
     from seedsoil.interfaces.twins import simulate_twins
     from seedsoil.interfaces.twins_input import read_twins
 
@@ -508,8 +509,7 @@ def twins_command(
                             f"({sm['conditioning']['candidates']:,} candidates simulated)")
     for col in ("endpoint", "twins", "events", "median (years)", "5 years (95% CI)", "10 years (95% CI)"):
         table_out.add_column(col, justify="left" if col == "endpoint" else "right")
-    for ep, name in (("dfs", "disease-free survival"), ("dmfs", "distant-metastasis-free survival"),
-                     ("os", "overall survival")):
+    for ep in ("dfs", "dmfs", "os"):
         e = sm["endpoints"][ep]
         at = {x["years"]: x for x in e["survival"]}
 
@@ -517,7 +517,7 @@ def twins_command(
             x = at.get(y)
             return "" if x is None else f"{x['survival']:.1%} ({x['lower_95']:.1%}-{x['upper_95']:.1%})"
 
-        table_out.add_row(name, f"{e['n']:,}", f"{e['events']:,}",
+        table_out.add_row(ENDPOINT_NAMES[ep], f"{e['n']:,}", f"{e['events']:,}",
                           "not reached" if e["median_years"] is None else f"{e['median_years']:.1f}", cell(5), cell(10))
     console.print(table_out)
     console.print(f"{', '.join(p.name for p in written)} written to [bold]{out.resolve()}[/bold]")

@@ -29,7 +29,8 @@ from matplotlib.patches import Patch
 
 from seedsoil.analysis.funnel import summarise_funnel
 from seedsoil.analysis.sites import site_shares_by_subtype
-from seedsoil.analysis.survival import DAYS_PER_YEAR, ENDPOINT_LABELS, endpoint_columns, km_by_group
+from seedsoil.analysis.survival import (DAYS_PER_YEAR, ENDPOINT_LABELS, EXCLUDES_STAGE_IV, endpoint_columns,
+                                       endpoint_km, km_by_group)
 
 DPI = 120
 KM_SIZE_IN = (7.5, 4.6)
@@ -87,9 +88,6 @@ EVENT_TEXT = {
     "dfs": "regional recurrence, distant metastasis or death from any cause (STEEP)",
 }
 """What counts as an event for each endpoint (STEEP: Hudis et al. 2007 J Clin Oncol 25:2127)."""
-EXCLUDES_STAGE_IV = frozenset({"dmfs", "dfs"})
-"""Endpoints defined only for patients free of distant disease at diagnosis (M0): de novo
-stage IV patients are left out of these curves, as in trials, and the figure says how many."""
 SITE_SCOPE = {
     "metastasis_sites": "at any time during follow-up",
     "first_metastasis_sites": "at first distant relapse (organs found within 90 days of the first)",
@@ -529,11 +527,9 @@ def twins_figure(twins: pd.DataFrame) -> Figure:
     bands, censoring ticks and numbers at risk; DFS and DMFS without de novo stage IV twins."""
     fits = {}
     for ep in ("dfs", "dmfs", "os"):
-        d_col, e_col = endpoint_columns(ep)
-        df = twins[twins["M"].astype(str) != "M1"] if ep in EXCLUDES_STAGE_IV else twins
-        if len(df):
-            fits[ENDPOINT_LABELS[ep]] = KaplanMeierFitter().fit(df[d_col].to_numpy(float) / DAYS_PER_YEAR,
-                                                                df[e_col].to_numpy(bool), label=ENDPOINT_LABELS[ep])
+        kmf, _ = endpoint_km(twins, ep, ENDPOINT_LABELS[ep])
+        if kmf is not None:
+            fits[ENDPOINT_LABELS[ep]] = kmf
     ax, tab = _km_axes(max(len(fits), 1))
     rows = twins["row_id"].nunique()
     reps = int(twins["replicate"].max()) + 1 if len(twins) else 0

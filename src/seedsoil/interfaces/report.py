@@ -148,11 +148,24 @@ def _scenario_changes(scenario, params) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["key", "value", "default"])
 
 
+def cohort_figures(patients: pd.DataFrame, funnel: pd.DataFrame) -> list[tuple[str, str, object]]:
+    """The cohort figures a run's report and the dashboard show, as (section, title, figure):
+    DFS, DMFS and OS by subtype, DMFS and OS by stage, sites of relapse, the cascade funnel."""
+    from seedsoil.analysis.survival import ENDPOINT_LABELS
+    from seedsoil.interfaces import plots
+
+    out = [("Survival", f"{ENDPOINT_LABELS[ep]} by subtype", plots.plot_km(patients, ep))
+           for ep in ("dfs", "dmfs", "os")]
+    out += [("Survival", f"{ENDPOINT_LABELS[ep]} by stage", plots.plot_km(patients, ep, by="stage"))
+            for ep in ("dmfs", "os")]
+    return out + [("Sites of relapse", "Sites of relapse by subtype", plots.plot_sites(patients)),
+                  ("The metastatic cascade", "The metastatic cascade",
+                   plots.plot_funnel(funnel, patients=len(patients)))]
+
+
 def after_relapse_by_site(p: pd.DataFrame) -> pd.DataFrame:
     """Median survival (KM, years) after the first distant relapse, by organ among its first sites."""
-    from lifelines import KaplanMeierFitter
-
-    from seedsoil.analysis.survival import DAYS_PER_YEAR
+    from seedsoil.analysis.survival import km_median
     from seedsoil.analysis.therapy_effects import has_site
 
     rel = p[p["distant_metastasis_day"].notna() & (p["M"].astype(str) == "M0")]
@@ -163,10 +176,8 @@ def after_relapse_by_site(p: pd.DataFrame) -> pd.DataFrame:
         if len(g) < 5:
             continue
         days = np.clip(g["os_days"].to_numpy(float) - g["distant_metastasis_day"].to_numpy(float), 0, None)
-        kmf = KaplanMeierFitter().fit(days / DAYS_PER_YEAR, g["os_event"].to_numpy(bool))
-        med = float(kmf.median_survival_time_)
         rows.append({"organ among first sites": organ, "patients": len(g), "deaths": int(g["os_event"].sum()),
-                     "median OS after relapse (years)": med if math.isfinite(med) else float("nan")})
+                     "median OS after relapse (years)": km_median(days, g["os_event"].to_numpy(bool))})
     return pd.DataFrame(rows)
 
 
@@ -188,7 +199,6 @@ def _journeys(result, p: pd.DataFrame) -> list[str]:
 
 
 def run_report(folder: Path) -> str:
-    from seedsoil.interfaces import plots
     from seedsoil.interfaces.results import Result
 
     result = Result.load(folder)
@@ -211,14 +221,13 @@ def run_report(folder: Path) -> str:
     therapy = pd.DataFrame([{"therapy": t, "patients": int(p[t].sum()), "%": 100.0 * p[t].mean()}
                             for t in THERAPY_COLUMNS])
     body.append(_table(therapy, "{:.1f}"))
-    body += ["<h2>Survival</h2>"]
-    for ep in ("dfs", "dmfs", "os"):
-        body.append(_fig(plots.plot_km(p, ep), f"Kaplan-Meier {ep} by subtype"))
-    for ep in ("dmfs", "os"):
-        body.append(_fig(plots.plot_km(p, ep, by="stage"), f"Kaplan-Meier {ep} by stage"))
-    body += ["<h2>Sites of relapse</h2>", _fig(plots.plot_sites(p), "sites of relapse by subtype"),
-             "<h2>The metastatic cascade</h2>", _fig(plots.plot_funnel(result.funnel, patients=n), "cascade funnel"),
-             "<h2>Survival after relapse by site</h2>"]
+    section = None
+    for heading, title, fig in cohort_figures(p, result.funnel):
+        if heading != section:
+            body.append(f"<h2>{heading}</h2>")
+            section = heading
+        body.append(_fig(fig, title))
+    body.append("<h2>Survival after relapse by site</h2>")
     by_site = after_relapse_by_site(p)
     body.append(_table(by_site) if len(by_site) else "<p>No distant relapse in this run.</p>")
     body += ["<h2>A few patients' journeys</h2>", *(_journeys(result, p) or ["<p>No patient relapsed.</p>"])]

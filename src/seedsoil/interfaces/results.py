@@ -240,7 +240,7 @@ class Result:
         if manifest.get("format") != FORMAT_NAME:
             raise ValueError(f"{manifest_path}: not a seedsoil result manifest")
         tables = {name: _read_table(out / f"{name}.parquet", name) for name in TABLE_SCHEMAS
-                  if name != "ctc_draws" or (out / "ctc_draws.parquet").exists()}  # runs before 0.2 had none
+                  if name != "ctc_draws" or (out / "ctc_draws.parquet").exists()}  # runs written before blood draws existed have none
         scenario, params = scenario_from_dict(manifest["scenario"], source=str(manifest_path))
         if params.digest() != manifest.get("parameter_hash"):
             warnings.warn(f"{out}: parameters rebuilt from the scenario differ from those of the run "

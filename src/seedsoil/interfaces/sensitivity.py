@@ -8,11 +8,10 @@ an output has an effect of exactly zero on it."""
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,8 +20,9 @@ import numpy as np
 import pandas as pd
 
 from seedsoil._version import __version__
-from seedsoil.interfaces.store import write_files
 from seedsoil.analysis.headline import OUTPUTS, headline_outputs
+from seedsoil.interfaces.execution import Progress
+from seedsoil.interfaces.store import json_writer, write_files
 from seedsoil.params import ParameterSet
 from seedsoil.scenario import Scenario
 
@@ -40,7 +40,6 @@ DEFAULT_PATIENTS = 5000
 DEFAULT_TRAJECTORIES = 8
 DEFAULT_SAMPLES = 32
 MORRIS_LEVELS = 4
-Progress = Callable[[int, int], None]
 
 
 class SensitivityError(ValueError):
@@ -117,16 +116,12 @@ class SensitivityResult:
     def save(self, out: str | os.PathLike) -> list[Path]:
         from seedsoil.interfaces.plots import tornado_figure, write_figure
 
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
-        writers = {
+        return write_files(Path(out), {
             "sensitivity.csv": lambda f: self.indices.to_csv(f, index=False),
             "sensitivity_samples.csv": lambda f: self.samples.to_csv(f, index=False),
-            "sensitivity.json": lambda f: f.write_text(json.dumps(self.summary, indent=2, allow_nan=False) + "\n",
-                                                       encoding="utf-8"),
+            "sensitivity.json": json_writer(self.summary),
             "sensitivity.png": lambda f: write_figure(tornado_figure(self.indices, self.method), f),
-        }
-        return write_files(out, writers)
+        })
 
 
 def run_sensitivity(scenario: Scenario, params: ParameterSet, *, method: str = "morris",

@@ -115,6 +115,11 @@ def write_files(out: Path, writers: dict[str, Callable[[Path], None]]) -> list[P
     return written
 
 
+def json_writer(obj) -> Callable[[Path], None]:
+    """A :func:`write_files` writer of ``obj`` as indented JSON (no NaN), one newline at the end."""
+    return lambda f: f.write_text(json.dumps(obj, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+
+
 def remove_stale_temporaries(folder: Path) -> None:
     """Remove temporary files of our own naming left by an earlier, killed writer."""
     if folder.is_dir():

@@ -16,7 +16,6 @@ the observed follow-up, and run through the clinic like any patient."""
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Callable
@@ -27,19 +26,18 @@ import numpy as np
 import pandas as pd
 
 from seedsoil._version import __version__
-from seedsoil.interfaces.store import write_files
-from seedsoil.analysis.survival import ENDPOINTS, endpoint_columns
+from seedsoil.analysis.survival import DAYS_PER_YEAR, ENDPOINTS, endpoint_columns, endpoint_km
 from seedsoil.clinic.course import rank_in_group
 from seedsoil.clinic.guideline import TreatmentPlan
 from seedsoil.engine.covariates import primary_growth, sample_conditional
 from seedsoil.engine.start import CohortStart
 from seedsoil.engine.streams import BLOCK_PATIENTS, Phase, block_rng
-from seedsoil.interfaces.execution import _model, to_arrow_table
+from seedsoil.interfaces.execution import Progress, _model, to_arrow_table
+from seedsoil.interfaces.store import json_writer, write_files
 from seedsoil.interfaces.twins_input import TwinsTable
 from seedsoil.params import ParameterSet
 from seedsoil.scenario import Scenario
 
-DAYS_PER_YEAR = 365.25
 TWINS_STREAM = 1 << 24
 """Random-stream block keys of twin candidates start here, apart from a run's blocks."""
 FIRST_FOLD = 4
@@ -49,7 +47,6 @@ ROUND_FOLD = 8
 DEFAULT_MAX_CANDIDATES = 100_000
 """Candidates simulated for one row at most before it is declared unmatched."""
 SUMMARY_YEARS = (1, 2, 3, 5, 10, 15, 20)
-Progress = Callable[[int, int], None]
 
 
 class TwinsMatchError(ValueError):
@@ -72,17 +69,13 @@ class TwinsResult:
         km_twins.png into ``out``, each file complete or absent (written aside, then renamed)."""
         from seedsoil.interfaces.plots import twins_figure, write_figure
 
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
-        writers = {
+        return write_files(Path(out), {
             "patients.parquet": lambda f: self.patients.to_parquet(f, index=False),
             "lesions.parquet": lambda f: self.lesions.to_parquet(f, index=False),
             "twins_rows.csv": lambda f: self.rows.to_csv(f, index=False),
-            "twins_summary.json": lambda f: f.write_text(json.dumps(self.summary, indent=2, allow_nan=False) + "\n",
-                                                         encoding="utf-8"),
+            "twins_summary.json": json_writer(self.summary),
             "km_twins.png": lambda f: write_figure(twins_figure(self.patients), f),
-        }
-        return write_files(out, writers)
+        })
 
 
 def _fixed_plan(plan: TreatmentPlan, table: TwinsTable, rows: np.ndarray, m1: np.ndarray,
@@ -185,20 +178,17 @@ def simulate_twins(table: TwinsTable, scenario: Scenario, params: ParameterSet, 
     per_row = per_row.merge(outcome, on="row_id", how="left")
     per_row["replicates"] = per_row["replicates"].fillna(0).astype(np.int64)
     result = TwinsResult(pat, les, per_row)
-    result.summary = _summary(table, scenario, seed, replicates, engine, pat, per_row, follow, clinic.horizon)
+    result.summary = _summary(table, scenario, seed, replicates, engine, pat, per_row, clinic.horizon)
     return result
 
 
 def _km(patients: pd.DataFrame, endpoint: str) -> dict:
     """Kaplan-Meier of one endpoint over all twins (DFS and DMFS without de novo stage IV)."""
-    from lifelines import KaplanMeierFitter
-
     d_col, e_col = endpoint_columns(endpoint)
-    df = patients if endpoint == "os" else patients[patients["M"].astype(str) != "M1"]
+    kmf, df = endpoint_km(patients, endpoint)
     out = {"n": int(len(df)), "events": int(df[e_col].sum())}
-    if not len(df):
+    if kmf is None:
         return out | {"median_years": None, "survival": []}
-    kmf = KaplanMeierFitter().fit(df[d_col].to_numpy(float) / DAYS_PER_YEAR, df[e_col].to_numpy(bool))
     median = float(kmf.median_survival_time_)
     t_max = float(df[d_col].max()) / DAYS_PER_YEAR
     times = [t for t in SUMMARY_YEARS if t <= t_max + 1e-9]
@@ -213,7 +203,7 @@ def _km(patients: pd.DataFrame, endpoint: str) -> dict:
 
 
 def _summary(table: TwinsTable, scenario: Scenario, seed: int, replicates: int, engine: str, pat: pd.DataFrame,
-             per_row: pd.DataFrame, follow: np.ndarray, horizon: float) -> dict:
+             per_row: pd.DataFrame, horizon: float) -> dict:
     matched = per_row[per_row["matched"]]
     return {
         "seedsoil_version": __version__, "source": table.source, "scenario": scenario.name, "engine": engine,

@@ -13,10 +13,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from seedsoil.analysis.survival import DAYS_PER_YEAR
 from seedsoil.clinic.staging import N_CATEGORIES
 from seedsoil.engine.covariates import UNKNOWN, Observed, subtype_posterior
 from seedsoil.params import ParameterSet
 from seedsoil.scenario import Scenario
+from seedsoil.scenario.load import field_bounds
 from seedsoil.scenario.model import HISTOLOGIES
 
 REQUIRED = ("tumor_size_mm", "positive_nodes")
@@ -28,10 +30,10 @@ TRUE_WORDS = ("1", "1.0", "true", "yes", "y", "pos", "positive", "+")
 FALSE_WORDS = ("0", "0.0", "false", "no", "n", "neg", "negative", "-")
 MENOPAUSAL_WORDS = {"pre": 0, "premenopausal": 0, "post": 1, "postmenopausal": 1}
 HISTOLOGY_WORDS = {"idc": 0, "ductal": 0, "ilc": 1, "lobular": 1}
-AGE_RANGE = (18.0, 110.0)
+AGE_RANGE = (field_bounds(("cohort", "age_min"))[0], field_bounds(("cohort", "age_max"))[1])
 """Ages (years) a scenario's cohort may span (``scenario.model.Cohort`` bounds)."""
-MAX_FOLLOW_UP_DAYS = 40 * 365.25
-"""Longest follow-up (days): a scenario's ``cohort.follow_up_years`` at most 40."""
+MAX_FOLLOW_UP_DAYS = field_bounds(("cohort", "follow_up_years"))[1] * DAYS_PER_YEAR
+"""Longest follow-up (days): the most a scenario's ``cohort.follow_up_years`` allows."""
 
 
 class TwinsInputError(ValueError):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import enum
+import math
 import os
 import stat
 import tomllib
@@ -220,24 +221,36 @@ def _annotation_at(loc: tuple) -> tuple[object, list] | None:
     return ann, meta
 
 
+def _bounds(loc: tuple) -> tuple[tuple[float, bool], tuple[float, bool]]:
+    """((lower bound, included), (upper bound, included)) of the numeric scenario field at ``loc``;
+    infinite (excluded) where the model sets none."""
+    lo, hi = (-math.inf, False), (math.inf, False)
+    found = _annotation_at(loc)
+    for m in found[1] if found is not None else ():
+        if isinstance(m, at.Ge):
+            lo = (m.ge, True)
+        elif isinstance(m, at.Gt):
+            lo = (m.gt, False)
+        elif isinstance(m, at.Le):
+            hi = (m.le, True)
+        elif isinstance(m, at.Lt):
+            hi = (m.lt, False)
+    return lo, hi
+
+
+def field_bounds(loc: tuple) -> tuple[float, float]:
+    """(lowest, highest) value the scenario model allows for the numeric field at ``loc``, e.g.
+    ``("cohort", "age_max")``; -inf / inf where it sets no bound."""
+    (lo, _), (hi, _) = _bounds(loc)
+    return float(lo), float(hi)
+
+
 def _field_range(loc: tuple) -> str:
     """The allowed interval of the numeric scenario field at ``loc`` ("[0, 1]", "(0, 40]"), or ""."""
-    found = _annotation_at(loc)
-    if found is None:
+    (lo, lo_in), (hi, hi_in) = _bounds(loc)
+    if math.isinf(lo) and math.isinf(hi):
         return ""
-    lo, hi = ("(", "-inf"), (")", "inf")
-    for m in found[1]:
-        if isinstance(m, at.Ge):
-            lo = ("[", f"{m.ge:g}")
-        elif isinstance(m, at.Gt):
-            lo = ("(", f"{m.gt:g}")
-        elif isinstance(m, at.Le):
-            hi = ("]", f"{m.le:g}")
-        elif isinstance(m, at.Lt):
-            hi = (")", f"{m.lt:g}")
-    if lo[1] == "-inf" and hi[1] == "inf":
-        return ""
-    return f"{lo[0]}{lo[1]}, {hi[1]}{hi[0]}"
+    return f"{'[' if lo_in else '('}{lo:g}, {hi:g}{']' if hi_in else ')'}"
 
 
 def _did_you_mean(loc: tuple) -> str:
