@@ -4,7 +4,8 @@ clinic's stream); no draw from a patient who is dead or past her follow-up; the 
 surgery matches the at-diagnosis count in distribution; after surgery the load falls and then
 rises with metastases; the count is Poisson around its expectation; the relapse draw exists
 exactly for relapsing patients and is high far more often in de novo stage IV (primary in place);
-bad draw days are refused with one line."""
+more shedding from metastases raises it in the same relapses; bad draw days are refused with one
+line."""
 
 from __future__ import annotations
 
@@ -94,6 +95,28 @@ def test_relapse_draw_exists_for_relapsing_patients_only(runs):
     m1 = p.loc[has, "M"] == "M1"
     assert m1.sum() > 50 and (~m1).sum() > 50
     assert high[m1].mean() > high[~m1].mean() + 0.3
+
+
+def test_metastases_shedding_more_raise_the_relapse_draw_of_the_same_patients(runs):
+    """dissemination.metastasis_blood_fold sets how much metastases put into the blood: at 1 (a
+    metastatic cell as a primary one) relapses after surgery almost never show >= 5 CTCs; with the
+    default the same relapses (the first distant detection does not depend on it) often do."""
+    from seedsoil.params import default_parameters
+    from seedsoil.scenario.load import load_scenario, scenario_from_dict
+
+    default = runs[0].patients
+    assert default_parameters()["dissemination.metastasis_blood_fold"] > 10
+    sc, _ = load_scenario("default")
+    data = sc.model_dump(mode="python")
+    data["parameters"] = {"dissemination.metastasis_blood_fold": 1.0}
+    sc, p = scenario_from_dict(data, "<test>")
+    low = seedsoil.simulate(sc, params=p, patients=PATIENTS, seed=SEED, workers=1).patients
+    m0 = (default["M"] == "M0") & default["ctc_at_relapse_7_5ml"].notna()
+    assert m0.sum() > 50
+    pd.testing.assert_series_equal(default.loc[m0, "tumor_size_mm"], low.loc[m0, "tumor_size_mm"])
+    high_default = (default.loc[m0, "ctc_at_relapse_7_5ml"] >= 5).mean()
+    high_low = (low.loc[m0, "ctc_at_relapse_7_5ml"] >= 5).mean()
+    assert high_low < 0.05 and high_default > high_low + 0.15, (high_low, high_default)
 
 
 def test_bad_draw_days_are_refused(tmp_path):

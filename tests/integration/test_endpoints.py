@@ -240,7 +240,7 @@ def test_lesions_do_not_outnumber_colonies(patients, lesions):
 def test_lesion_is_at_least_its_organ_detection_size(cohort, lesions):
     """Metastases are found at their organ's detection size, or from staging.workup_detection_fold
     of that size by a staging work-up: at diagnosis, and at the first distant relapse in every organ
-    but the brain (clinic.guideline.RELAPSE_WORKUP_SKIPS)."""
+    but the brain (clinic.guideline.WORKUP_SKIPS)."""
     organs = OrganTable.from_params(cohort.params)
     detect_mm = lesions["organ"].map(dict(zip(organs.names, organs.detection_mm, strict=True)))
     first = lesions["patient_id"].map(cohort.patients.set_index("patient_id")["distant_metastasis_day"])

@@ -73,11 +73,28 @@ def test_more_pthrp_means_more_skeletal_events():
     assert _sre_share(high) > _sre_share(low) + 0.1, (_sre_share(low), _sre_share(high))
 
 
-def test_without_the_vicious_cycle_there_are_no_skeletal_events():
-    """A lesion that makes no PTHrP does not resorb bone in the model: no skeletal-related events."""
-    p = _run(parameters={f"trait.{s}.pthrp": 0.0 for s in ("luminal_a", "luminal_b", "her2", "triple_negative")})
+NO_PTHRP = {f"trait.{s}.pthrp": 0.0 for s in ("luminal_a", "luminal_b", "her2", "triple_negative")}
+
+
+def test_without_the_vicious_cycle_or_the_lesion_hazard_there_are_no_skeletal_events():
+    """A lesion that makes no PTHrP does not resorb bone in the model; without the lesion hazard
+    (bone.sre.lesion_hazard_per_day = 0) nothing else breaks it: no skeletal-related events."""
+    p = _run(parameters={**NO_PTHRP, "bone.sre.lesion_hazard_per_day": 0.0})
     assert p["metastasis_sites"].str.contains("bone").sum() > 100
     assert p["skeletal_event_day"].isna().all()
+
+
+def test_without_the_vicious_cycle_skeletal_events_are_fractures_at_the_lesion_hazard():
+    """Without PTHrP no bone mass threshold is crossed, so every event is a fracture from the lesion
+    hazard; more hazard, more events; and an event never precedes the bone lesion's detection."""
+    low = _run(parameters={**NO_PTHRP, "bone.sre.lesion_hazard_per_day": 0.0002})
+    high = _run(parameters={**NO_PTHRP, "bone.sre.lesion_hazard_per_day": 0.002})
+    for p in (low, high):
+        has = p["skeletal_event_day"].notna()
+        assert has.sum() > 20
+        assert (p.loc[has, "skeletal_event"] == "pathological_fracture").all()
+        assert (p.loc[has, "skeletal_event_day"] >= p.loc[has, "distant_metastasis_day"] - 1e-9).all()
+    assert _sre_share(high) > _sre_share(low) + 0.2, (_sre_share(low), _sre_share(high))
 
 
 def test_brain_local_treatment_prolongs_life_after_brain_relapse():

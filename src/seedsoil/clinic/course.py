@@ -22,7 +22,7 @@ from seedsoil.biology.growth import Gompertz, WarpedGompertz, cells_to_diameter,
 from seedsoil.biology.organs import SYMPTOMS, OrganTable
 from seedsoil.biology.therapy import norton_simon_log_kill
 from seedsoil.clinic.clock import Clock
-from seedsoil.clinic.guideline import RELAPSE_WORKUP_SKIPS, REGIMENS, TreatmentPlan, assign, line_regimens
+from seedsoil.clinic.guideline import REGIMENS, WORKUP_SKIPS, TreatmentPlan, assign, line_regimens
 from seedsoil.clinic.records import ClinicalBlock, CtcDrawRecords, Labels, LesionRecords, PatientRecords
 from seedsoil.clinic.staging import (M_CATEGORIES, N_CATEGORIES, STAGE_GROUPS, STAGE_TABLE, T_CATEGORIES, n_codes,
                                      t_codes)
@@ -149,9 +149,12 @@ class Clinic:
         self.capacity = params["growth.carrying_capacity_cells"]
         self.per_mm3 = params["cells.per_mm3"]
         self.detect_cells = diameter_to_cells(organs.detection_mm, self.per_mm3)
-        self.workup_cells = diameter_to_cells(organs.detection_mm * params["staging.workup_detection_fold"],
-                                              self.per_mm3)
-        self.relapse_workup_cells = np.where(np.isin(organs.names, RELAPSE_WORKUP_SKIPS), np.inf, self.workup_cells)
+        imaged = ~np.isin(organs.names, WORKUP_SKIPS)
+        # the work-up images at staging.workup_detection_fold x the detection diameter; a skipped organ
+        # is found at diagnosis only with symptoms (its detection size), at relapse on its own clock
+        self.workup_cells = np.where(imaged, diameter_to_cells(
+            organs.detection_mm * params["staging.workup_detection_fold"], self.per_mm3), self.detect_cells)
+        self.relapse_workup_cells = np.where(imaged, self.workup_cells, np.inf)
         self.node_clinical_cells = float(diameter_to_cells(params["nodes.clinical_detection_mm"], self.per_mm3))
         self.brain, self.bone = organs.names.index("brain"), organs.names.index("bone")
         g = np.geomspace(BURDEN_GRID_FIRST_DAY, FAILURE_SEARCH_YEARS * DAYS_PER_YEAR, BURDEN_GRID - 1)
@@ -199,16 +202,23 @@ class Clinic:
 
     # -- at surgery ------------------------------------------------------------------------------
     def stage(self, h: CohortHistory) -> Staging:
-        """Pathological stage at surgery and metastases detectable then (before any therapy)."""
+        """Pathological stage at surgery and metastases detectable then (before any therapy): the
+        staging work-up images women with a tumour beyond T2 or clinically positive nodes (ESMO
+        early breast cancer guidelines, Cardoso et al. 2019 Ann Oncol 30:1194; NCCN: no systemic
+        imaging for asymptomatic stage I-II); in the others a metastasis is found at diagnosis only
+        at its organ's detection (symptomatic) size."""
         p, c, n = self.p, h.colonies, len(h)
         t_dx = h.primary.diagnosis_day
-        untreated = c.founded + self.colony_law(h, c).time_to(self.workup_cells[c.organ])
-        m1 = _segment_min(untreated, c.row, n) <= t_dx
         dep_cells = self._deposit_cells(h, t_dx)
-        pn, positive, examined, left = self._nodes(h, dep_cells)
+        pn, positive, examined, left, clinical = self._nodes(h, dep_cells)
+        imaged = (h.covariates.diameter_mm > p["staging.t2_max_mm"]) | clinical
+        law = self.colony_law(h, c)
+        found_at = np.where(imaged[c.row], law.time_to(self.workup_cells[c.organ]),
+                            law.time_to(self.detect_cells[c.organ]))
+        m1 = _segment_min(c.founded + found_at, c.row, n) <= t_dx
         pt = t_codes(h.covariates.diameter_mm, t1_max=p["staging.t1_max_mm"], t2_max=p["staging.t2_max_mm"])
         return Staging(pt=pt, pn=pn, positive=positive, examined=examined, m1=m1, deposit_left=left,
-                       deposit_cells=dep_cells)
+                       deposit_cells=dep_cells, imaged=imaged)
 
     def plan(self, h: CohortHistory, st: Staging) -> TreatmentPlan:
         return assign(h.covariates, st.positive, st.m1, self.treatment, self.p)
@@ -310,7 +320,7 @@ class Clinic:
         """Colonies the staging work-up at the first distant relapse finds: the same imaging as at
         diagnosis (``staging.workup_detection_fold`` x their organ's detection diameter) on that day
         (just before the first line acts), in an organ it images (not the brain:
-        :data:`~seedsoil.clinic.guideline.RELAPSE_WORKUP_SKIPS`)."""
+        :data:`~seedsoil.clinic.guideline.WORKUP_SKIPS`)."""
         t = t_m[c.row]
         out = np.zeros(len(c), dtype=bool)
         idx = np.flatnonzero(np.isfinite(t) & np.isfinite(self.relapse_workup_cells[c.organ]))
@@ -420,12 +430,16 @@ class Clinic:
         return treated, speed
 
     def _skeletal_events(self, h: CohortHistory, clock: Clock, c: Colonies, t_m: np.ndarray, treated: np.ndarray,
-                         drug: str, detect: np.ndarray, end: np.ndarray, u_vertebral: np.ndarray):
+                         drug: str, detect: np.ndarray, end: np.ndarray, u_vertebral: np.ndarray,
+                         u_sre: np.ndarray):
         """First skeletal-related event per patient (absolute day or inf, kind index or -1): a bone
         lesion's local bone mass (its tabulated course, :mod:`seedsoil.biology.bone`) falls below
         the radiotherapy, fracture or (in a vertebra) cord-compression threshold. Under the bone
         agent the bone left at its start is lost at the treated course's pace. An event before
-        the lesion is found presents with it (on its detection day)."""
+        the lesion is found presents with it (on its detection day). Before any threshold, each
+        found lesion adds a constant hazard of a pathological fracture from its detection
+        (``bone.sre.lesion_hazard_per_day``, the same on a bone agent: the agent acts on the lesion's
+        course; the first by inversion of ``u_sre``)."""
         p, n = self.p, len(h)
         day, kind = np.full(n, np.inf), np.full(n, -1)
         items = np.flatnonzero(c.organ == self.bone)
@@ -460,6 +474,19 @@ class Clinic:
         day = _segment_min(t, rows, n)
         best = _segment_max_index(-t, rows, n)
         kind = np.where(np.isfinite(day), j[np.maximum(best, 0)], -1)
+        # a found bone lesion can break before its bone mass crosses a threshold (weakened bone under
+        # everyday load; Mirels 1989 scores a probability): a constant hazard per found lesion from
+        # its detection, summed over her lesions
+        found = detect[items] <= end[rows]
+        hazard = np.bincount(rows, found.astype(float), n) * p["bone.sre.lesion_hazard_per_day"]
+        start = _segment_min(np.where(found, detect[items], np.inf), rows, n)
+        with np.errstate(divide="ignore"):
+            chance = start + np.where(hazard > 0, -np.log(np.maximum(u_sre, 1e-300)) / np.maximum(hazard, 1e-300),
+                                      np.inf)
+        chance = np.where(chance <= end, chance, np.inf)
+        earlier = chance < day
+        day = np.where(earlier, chance, day)
+        kind = np.where(earlier, SRE_THRESHOLDS.index("fracture"), kind)
         return day, kind
 
     # -- pieces ----------------------------------------------------------------------------------
@@ -472,7 +499,8 @@ class Clinic:
 
     def _nodes(self, h: CohortHistory, deposit_cells: np.ndarray):
         """Surgery on the axilla: sentinel biopsy, completion dissection when needed; pN codes,
-        positive and examined node counts, and which deposits stay in undissected nodes."""
+        positive and examined node counts, which deposits stay in undissected nodes, and which
+        patients have clinically positive nodes."""
         p, d, n = self.p, h.deposits, len(h)
         n_nodes, n_sln = int(p["nodes.count"]), int(p["nodes.sentinel_count"])
         node_max = np.zeros((n, n_nodes))
@@ -485,7 +513,7 @@ class Clinic:
                                micro_max=p["nodes.micromet_max_mm"], n1_max=int(p["nodes.pn1a_max_positive"]),
                                n2_max=int(p["nodes.pn2a_max_positive"]))
         examined = np.where(full, n_nodes, min(n_sln, n_nodes))
-        return pn, positive, examined, ~removed[d.row, d.node]
+        return pn, positive, examined, ~removed[d.row, d.node], clinical
 
     def _ctc_expected(self, h: CohortHistory, deposit_cells: np.ndarray, metastasis_cells: np.ndarray,
                       primary_cells: np.ndarray | None = None) -> np.ndarray:
@@ -756,6 +784,7 @@ class Clinic:
         u_pre_when, u_pre_luck = rng.random((2, BLOCK_PATIENTS, MAX_SECONDARY_SEEDS))[:, rows_in_block]
         u_dtc = rng.random(BLOCK_PATIENTS)[rows_in_block]
         u_relapse_ctc = rng.random(BLOCK_PATIENTS)[rows_in_block]
+        u_sre = rng.random(BLOCK_PATIENTS)[rows_in_block]
         # drawn last, so runs without blood draws keep every other draw
         u_draws = rng.random((BLOCK_PATIENTS, len(self.ctc_draw_days)))[rows_in_block] if len(self.ctc_draw_days) \
             else np.empty((n, 0))
@@ -765,7 +794,7 @@ class Clinic:
         a_detect = law.time_to(self.detect_cells[c.organ])
         # 1. adjuvant therapy to the first distant metastasis (relapse stops adjuvant therapy)
         first_clock = self._adjuvant_clock(h, plan, c.row, law, c.founded, c.luck, c.organ, "colony", never)
-        a_workup = law.time_to(self.workup_cells[c.organ])
+        a_workup = np.where(st.imaged[c.row], law.time_to(self.workup_cells[c.organ]), a_detect)
         at_dx = st.m1[c.row] & (c.founded + a_workup <= t_dx[c.row])  # found by the staging work-up
         first = _segment_min(np.where(at_dx, t_dx[c.row], np.maximum(first_clock.first_reach(a_detect),
                                                                      t_dx[c.row])), c.row, n)
@@ -815,7 +844,7 @@ class Clinic:
         seen = detect <= end[c.row]
         first_distant = _segment_min(detect[seen], c.row[seen], n)
         sre_day, sre_kind = self._skeletal_events(h, clock, c, t_m, bone_treated, plan.bone_drug, detect, end,
-                                                  u_vertebral)
+                                                  u_vertebral, u_sre)
         # 3. local and regional disease left after surgery
         d = h.deposits
         left = np.flatnonzero(st.deposit_left)
@@ -912,7 +941,8 @@ class Clinic:
 @dataclass(frozen=True)
 class Staging:
     """At surgery, per patient: pT and pN codes, positive and examined nodes, metastases
-    detectable (M1); per deposit: left in an undissected node, and its cells."""
+    detectable (M1), whether the staging work-up imaged her; per deposit: left in an undissected
+    node, and its cells."""
 
     pt: np.ndarray
     pn: np.ndarray
@@ -921,6 +951,7 @@ class Staging:
     m1: np.ndarray
     deposit_left: np.ndarray
     deposit_cells: np.ndarray
+    imaged: np.ndarray
 
 
 def bone_model_refusal(p: ParameterSet, err: Exception) -> ScenarioError:

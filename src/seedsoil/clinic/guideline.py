@@ -42,11 +42,12 @@ LINES = {
 1990 the practice of the Kennecke cohort). ``metastatic.max_lines.<era>`` caps their number."""
 
 
-RELAPSE_WORKUP_SKIPS = ("brain",)
-"""Organs the staging work-up at a first distant relapse does not image: CT of chest, abdomen and
-pelvis and a bone scan are advised for every relapse, brain imaging only with symptoms (ESMO ABC
-guidelines, Cardoso et al. 2020 Ann Oncol 31:1623; NCCN), so a silent brain metastasis is found
-when it causes symptoms."""
+WORKUP_SKIPS = ("brain",)
+"""Organs the staging work-up (at diagnosis and at a first distant relapse) does not image: CT of
+chest, abdomen and pelvis and a bone scan are advised, brain imaging only with symptoms (ESMO ABC
+guidelines, Cardoso et al. 2020 Ann Oncol 31:1623; ESMO early breast cancer guidelines, Cardoso et
+al. 2019 Ann Oncol 30:1194; NCCN), so a silent brain metastasis is found when it causes symptoms
+(its organ's detection diameter)."""
 METASTATIC_BONE_AGENT = {"1990": "none", "modern": "zoledronic_acid"}
 """Bone-targeted agent for bone metastases by era: none in the Kennecke cohort (pamidronate's
 benefit was shown in 1996, Hortobagyi et al. N Engl J Med 335:1785); zoledronic acid, the agent

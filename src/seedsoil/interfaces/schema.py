@@ -99,7 +99,8 @@ PATIENT_COLUMNS_SPEC: tuple[Column, ...] = (
            '(the era\'s choice or treatment.metastatic_bone_agent), "none" otherwise'),
     Column("skeletal_event_day", "float64", True, "days",
            "first skeletal-related event (local bone mass of a bone lesion below a threshold of the bone "
-           "model), days from diagnosis, NaN if none within follow-up"),
+           "model, or a fracture at the constant hazard of each found bone lesion, "
+           "bone.sre.lesion_hazard_per_day), days from diagnosis, NaN if none within follow-up"),
     Column("skeletal_event", "string", False, "",
            '"radiotherapy_to_bone", "pathological_fracture", "spinal_cord_compression" (the first one) or ""'),
     Column("symptoms", "string", False, "",
