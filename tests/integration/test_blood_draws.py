@@ -19,6 +19,8 @@ from pandas.testing import assert_frame_equal
 from scipy.stats import poisson
 
 import seedsoil
+from seedsoil.params import default_parameters
+from seedsoil.scenario.load import load_scenario, scenario_from_dict
 
 PATIENTS = 6000
 SEED = 5
@@ -101,9 +103,6 @@ def test_metastases_shedding_more_raise_the_relapse_draw_of_the_same_patients(ru
     """dissemination.metastasis_blood_fold sets how much metastases put into the blood: at 1 (a
     metastatic cell as a primary one) relapses after surgery almost never show >= 5 CTCs; with the
     default the same relapses (the first distant detection does not depend on it) often do."""
-    from seedsoil.params import default_parameters
-    from seedsoil.scenario.load import load_scenario, scenario_from_dict
-
     default = runs[0].patients
     assert default_parameters()["dissemination.metastasis_blood_fold"] > 10
     sc, _ = load_scenario("default")

@@ -41,35 +41,38 @@ def test_the_relapse_work_up_finds_small_lesions_outside_the_brain_only(relapses
     assert (relapses["size_mm"] >= fold * detect * (1 - 1e-6)).all()
 
 
-def test_the_staging_work_up_at_diagnosis_finds_brain_metastases_only_with_symptoms(result):
-    """De novo stage IV: the staging work-up finds lesions below their organ's detection size but
-    images no brain (clinic.guideline.WORKUP_SKIPS), so a brain lesion found on the day of diagnosis
-    has its symptomatic size."""
-    p, r = default_parameters(), result
-    m1 = r.patients[r.patients["M"] == "M1"]
-    les = r.lesions.merge(m1[["patient_id", "distant_metastasis_day"]], on="patient_id")
-    at_dx = les[np.isclose(les["detection_day"], les["distant_metastasis_day"])]
-    detect = at_dx["organ"].map(lambda o: p[f"organ.{o}.detection_mm"])
-    small = at_dx["size_mm"] < detect * (1 - 1e-6)
-    assert small.sum() > 20
-    assert (at_dx["organ"] == "brain").sum() > 0
-    assert "brain" not in set(at_dx.loc[small, "organ"])
-
-
-def test_the_staging_work_up_images_only_large_tumours_or_clinical_nodes(result):
-    """At diagnosis the work-up images women beyond T2 or with clinically positive nodes (ESMO,
-    NCCN): a node-negative T1-T2 woman is found M1 only through a metastasis of its organ's
-    detection size (then staged in full, so smaller ones are found with it); beyond T2 the work-up
-    alone can find her (all her metastases below detection size)."""
+@pytest.fixture(scope="module")
+def found_at_diagnosis(result):
+    """Lesions of de novo stage IV patients found on the day of diagnosis, with her tumour size,
+    positive nodes and whether the lesion had its organ's detection size."""
     p, r = default_parameters(), result
     m1 = r.patients[r.patients["M"] == "M1"]
     les = r.lesions.merge(m1[["patient_id", "distant_metastasis_day", "tumor_size_mm", "positive_nodes"]],
                           on="patient_id")
     at_dx = les[np.isclose(les["detection_day"], les["distant_metastasis_day"])].copy()
     at_dx["big"] = at_dx["size_mm"] >= at_dx["organ"].map(lambda o: p[f"organ.{o}.detection_mm"]) * (1 - 1e-6)
-    per = at_dx.groupby("patient_id").agg(big=("big", "any"), size=("tumor_size_mm", "first"),
-                                          nodes=("positive_nodes", "first"))
-    t2 = p["staging.t2_max_mm"]
+    return at_dx
+
+
+def test_the_staging_work_up_at_diagnosis_finds_brain_metastases_only_with_symptoms(found_at_diagnosis):
+    """De novo stage IV: the staging work-up finds lesions below their organ's detection size but
+    images no brain (clinic.guideline.WORKUP_SKIPS), so a brain lesion found on the day of diagnosis
+    has its symptomatic size."""
+    at_dx = found_at_diagnosis
+    small = ~at_dx["big"]
+    assert small.sum() > 20
+    assert (at_dx["organ"] == "brain").sum() > 0
+    assert "brain" not in set(at_dx.loc[small, "organ"])
+
+
+def test_the_staging_work_up_images_only_large_tumours_or_clinical_nodes(found_at_diagnosis):
+    """At diagnosis the work-up images women beyond T2 or with clinically positive nodes (ESMO,
+    NCCN): a node-negative T1-T2 woman is found M1 only through a metastasis of its organ's
+    detection size (then staged in full, so smaller ones are found with it); beyond T2 the work-up
+    alone can find her (all her metastases below detection size)."""
+    per = found_at_diagnosis.groupby("patient_id").agg(big=("big", "any"), size=("tumor_size_mm", "first"),
+                                                       nodes=("positive_nodes", "first"))
+    t2 = default_parameters()["staging.t2_max_mm"]
     unimaged = (per["size"] <= t2) & (per["nodes"] == 0)
     assert unimaged.sum() > 10
     assert per.loc[unimaged, "big"].all()

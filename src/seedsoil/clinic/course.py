@@ -212,13 +212,16 @@ class Clinic:
         dep_cells = self._deposit_cells(h, t_dx)
         pn, positive, examined, left, clinical = self._nodes(h, dep_cells)
         imaged = (h.covariates.diameter_mm > p["staging.t2_max_mm"]) | clinical
-        law = self.colony_law(h, c)
-        found_at = np.where(imaged[c.row], law.time_to(self.workup_cells[c.organ]),
-                            law.time_to(self.detect_cells[c.organ]))
+        found_at = self.colony_law(h, c).time_to(self._staging_cells(imaged, c))
         m1 = _segment_min(c.founded + found_at, c.row, n) <= t_dx
         pt = t_codes(h.covariates.diameter_mm, t1_max=p["staging.t1_max_mm"], t2_max=p["staging.t2_max_mm"])
         return Staging(pt=pt, pn=pn, positive=positive, examined=examined, m1=m1, deposit_left=left,
                        deposit_cells=dep_cells, imaged=imaged)
+
+    def _staging_cells(self, imaged: np.ndarray, c: Colonies) -> np.ndarray:
+        """Size at which the staging at diagnosis finds each colony: the work-up's in an imaged
+        patient (``imaged``, per patient), else its organ's detection (symptomatic) size."""
+        return np.where(imaged[c.row], self.workup_cells[c.organ], self.detect_cells[c.organ])
 
     def plan(self, h: CohortHistory, st: Staging) -> TreatmentPlan:
         return assign(h.covariates, st.positive, st.m1, self.treatment, self.p)
@@ -480,11 +483,9 @@ class Clinic:
         found = detect[items] <= end[rows]
         hazard = np.bincount(rows, found.astype(float), n) * p["bone.sre.lesion_hazard_per_day"]
         start = _segment_min(np.where(found, detect[items], np.inf), rows, n)
-        with np.errstate(divide="ignore"):
-            chance = start + np.where(hazard > 0, -np.log(np.maximum(u_sre, 1e-300)) / np.maximum(hazard, 1e-300),
-                                      np.inf)
-        chance = np.where(chance <= end, chance, np.inf)
-        earlier = chance < day
+        with np.errstate(divide="ignore"):  # no found lesion: zero hazard, no event
+            chance = start - np.log(u_sre) / hazard
+        earlier = (chance < day) & (chance <= end)
         day = np.where(earlier, chance, day)
         kind = np.where(earlier, SRE_THRESHOLDS.index("fracture"), kind)
         return day, kind
@@ -794,7 +795,7 @@ class Clinic:
         a_detect = law.time_to(self.detect_cells[c.organ])
         # 1. adjuvant therapy to the first distant metastasis (relapse stops adjuvant therapy)
         first_clock = self._adjuvant_clock(h, plan, c.row, law, c.founded, c.luck, c.organ, "colony", never)
-        a_workup = np.where(st.imaged[c.row], law.time_to(self.workup_cells[c.organ]), a_detect)
+        a_workup = law.time_to(self._staging_cells(st.imaged, c))
         at_dx = st.m1[c.row] & (c.founded + a_workup <= t_dx[c.row])  # found by the staging work-up
         first = _segment_min(np.where(at_dx, t_dx[c.row], np.maximum(first_clock.first_reach(a_detect),
                                                                      t_dx[c.row])), c.row, n)
