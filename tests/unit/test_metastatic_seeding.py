@@ -123,3 +123,21 @@ def test_a_brain_metastasis_is_treated_on_the_day_it_is_found():
     assert after[0] < before[0] * np.exp(-3.0)  # regrowing from the kill on day 200
     assert clock.cells_at(np.array([200.0 + 1e-3, 0.0]))[0] == pytest.approx(size * np.exp(-4.6), rel=1e-3)
     assert after[1] == pytest.approx(before[1])
+
+
+def test_a_new_lesion_outside_the_brain_ends_a_line():
+    """Patient 0 on a line from day 0: a liver metastasis already found (its regrowth is judged
+    elsewhere), a new brain metastasis (treated locally, the line goes on) and a small liver one
+    found on day 300: the line's progression by new lesion is day 300. Patient 1 has only a found
+    lesion: no new lesion ever."""
+    clinic = Clinic(P, ORG, 10.0)
+    liver = ORG.names.index("liver")
+    organ = np.array([liver, BRAIN, liver, liver])
+    size = clinic.detect_cells[organ]
+    law = Gompertz(rate=np.full(4, 3e-3), capacity=1e12)
+    found = np.array([-100.0, 150.0, 300.0, -50.0])  # days each reaches its organ's detection size
+    clock = Clock.build(law, found - law.time_to(size), np.zeros(4), np.full((4, 1), -np.inf), np.ones((4, 1)))
+    rows, start = np.array([0, 0, 0, 1]), np.array([0.0, 0.0])
+    day = clinic._new_lesion(clock, rows, organ, clock.age_at(start[rows]), start, 2)
+    assert day[0] == pytest.approx(300.0, abs=1e-3)
+    assert day[1] == np.inf

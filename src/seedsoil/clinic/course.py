@@ -338,7 +338,8 @@ class Clinic:
         (a resistant share survives), brain metastases found by its start, or as they appear on it or
         after the last line, are also treated locally (``metastatic.brain_local_log_kill.<era>``),
         and it lasts until the largest reachable colony has regrown to its size at the line's
-        start, or at least until the first assessment. Returns each
+        start or a new lesion appears outside the brain (:meth:`_new_lesion`), or at least until
+        the first assessment. Returns each
         patient's line start days (patients, max lines; inf where none)."""
         p, n = self.p, len(h)
         era = plan.era
@@ -379,12 +380,30 @@ class Clinic:
             j = np.maximum(idx, 0)
             drop = np.where((idx >= 0) & reach[j], before[j] - after[j], 0.0)
             t = t + np.maximum(p["metastatic.evaluation_days"], drop)
+            # a new lesion outside the brain is progression too, however the largest one fares
+            t = np.minimum(t, np.maximum(starts[:, k] + p["metastatic.evaluation_days"],
+                                         self._new_lesion(clock, rows, organ, before, starts[:, k], n)))
             self._brain_local(clock, rows, brain, starts[rows, k], t, local_kill)
         # brain metastases that appear after the last line are still treated locally
         for _ in range(BRAIN_LOCAL_AFTER_LINES):
             last = np.where(np.isfinite(starts[:, 0])[rows], clock.T[:, -1], np.inf)
             self._brain_local(clock, rows, brain, last, end, local_kill)
         return starts
+
+    def _new_lesion(self, clock: Clock, rows: np.ndarray, organ: np.ndarray, before: np.ndarray,
+                    start: np.ndarray, n: int) -> np.ndarray:
+        """Per patient, the first day after a line's ``start`` on which a colony outside the brain that
+        was below its organ's detection size then (or not yet founded) reaches it: a new lesion,
+        progression by RECIST 1.1 (Eisenhauer et al. 2009 Eur J Cancer 45:228) however the index
+        lesion fares; inf if none. New brain lesions are treated locally and the line goes on
+        (:meth:`_brain_local`; ESMO ABC 5, Cardoso et al. 2020)."""
+        small = (before < 0) | (clock.law.size(np.maximum(before, 0.0)) < self.detect_cells[organ])
+        idx = np.flatnonzero(small & (organ != self.brain) & np.isfinite(start[rows]))
+        if not idx.size:
+            return np.full(n, np.inf)
+        sub = clock.take(idx)
+        d = sub.first_reach(sub.law.time_to(self.detect_cells[organ[idx]]), after=start[rows[idx]])
+        return _segment_min(d, rows[idx], n)
 
     def _brain_local(self, clock: Clock, rows: np.ndarray, brain: np.ndarray, after: np.ndarray,
                      before: np.ndarray, log_kill: float) -> None:
