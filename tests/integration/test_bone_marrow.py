@@ -34,6 +34,14 @@ def test_a_larger_aspirate_never_counts_fewer_cells(default):
     pd.testing.assert_series_equal(big["distant_metastasis_day"], default["distant_metastasis_day"])
 
 
+def test_counting_all_nucleated_cells_instead_of_the_mononuclear_fraction_finds_fewer(default):
+    """Density separation discards most marrow cells but keeps the tumour cells: 2 x 10^6 counted
+    mononuclear cells sample more of the marrow than 2 x 10^6 unseparated ones."""
+    whole = _run({"marrow.mononuclear_share": 1.0})
+    assert (whole["dtc_bone_marrow"] <= default["dtc_bone_marrow"]).all()
+    assert (whole["dtc_bone_marrow"] >= 1).sum() < (default["dtc_bone_marrow"] >= 1).sum()
+
+
 def test_no_dormant_cells_in_bone_means_no_marrow_cells():
     p = _run({"organ.bone.dormancy_share": 0.0})
     assert (p["dtc_bone_marrow"] == 0).all()

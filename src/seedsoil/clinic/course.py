@@ -609,12 +609,14 @@ class Clinic:
 
     def _dtc_expected(self, h: CohortHistory) -> np.ndarray:
         """Expected disseminated tumour cells in one bone-marrow aspirate at diagnosis: the solitary
-        cells dormant in bone at surgery, sampled at random with the aspirate's share of the
-        marrow's nucleated cells (``marrow.aspirate_cells`` / ``marrow.total_nucleated_cells``)."""
+        cells dormant in bone at surgery, sampled at random with the counted cells' share of the
+        marrow's mononuclear fraction, where density separation keeps them (``marrow.aspirate_cells``
+        / (``marrow.total_nucleated_cells`` x ``marrow.mononuclear_share``))."""
         d = h.dormant
         bone = d.organ == self.bone
         cells = np.bincount(d.row[bone], d.count[bone].astype(float), len(h)) if bone.any() else np.zeros(len(h))
-        return cells * self.p["marrow.aspirate_cells"] / self.p["marrow.total_nucleated_cells"]
+        return cells * self.p["marrow.aspirate_cells"] / (self.p["marrow.total_nucleated_cells"]
+                                                          * self.p["marrow.mononuclear_share"])
 
     def _other_death(self, age: np.ndarray, e: np.ndarray) -> np.ndarray:
         """Days from diagnosis to death from other causes (Gompertz mortality by age), by

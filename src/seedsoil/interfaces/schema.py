@@ -89,7 +89,8 @@ PATIENT_COLUMNS_SPEC: tuple[Column, ...] = (
            "(CellSearch-style; a cluster counts once)"),
     Column("dtc_bone_marrow", "int64", False, "",
            "disseminated tumour cells counted in a standard bone-marrow aspirate at diagnosis "
-           "(marrow.aspirate_cells nucleated cells), from the solitary dormant cells in bone at surgery"),
+           "(marrow.aspirate_cells mononuclear cells after density separation, which keeps the tumour cells: "
+           "marrow.mononuclear_share), from the solitary dormant cells in bone at surgery"),
     Column("ctc_at_relapse_7_5ml", "float64", True, "",
            "circulating tumour units counted in a 7.5 mL draw on the day the first distant metastasis is found, "
            "before the first line (at diagnosis for de novo stage IV; CellSearch baseline, >= 5 is 'high'); "
