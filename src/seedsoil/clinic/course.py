@@ -394,9 +394,10 @@ class Clinic:
                     start: np.ndarray, n: int) -> np.ndarray:
         """Per patient, the first day after a line's ``start`` on which a colony outside the brain that
         was below its organ's detection size then (or not yet founded) reaches it: a new lesion,
-        progression by RECIST 1.1 (Eisenhauer et al. 2009 Eur J Cancer 45:228; WHO criteria, Miller
-        et al. 1981 Cancer 47:207, in the 1990 era) however the index lesion fares; inf if none. New brain lesions are treated locally and the line goes on
-        (:meth:`_brain_local`; ESMO ABC 5, Cardoso et al. 2020)."""
+        progression by RECIST 1.1 (Eisenhauer et al. 2009 Eur J Cancer 45:228; in the 1990 era by
+        the WHO criteria, Miller et al. 1981 Cancer 47:207) however the index lesion fares; inf if
+        none. New brain lesions are treated locally and the line goes on (:meth:`_brain_local`;
+        ESMO ABC 5, Cardoso et al. 2020)."""
         small = (before < 0) | (clock.law.size(np.maximum(before, 0.0)) < self.detect_cells[organ])
         idx = np.flatnonzero(small & (organ != self.brain) & np.isfinite(start[rows]))
         if not idx.size:
