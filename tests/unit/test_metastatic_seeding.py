@@ -138,6 +138,7 @@ def test_a_new_lesion_outside_the_brain_ends_a_line():
     found = np.array([-100.0, 150.0, 300.0, -50.0])  # days each reaches its organ's detection size
     clock = Clock.build(law, found - law.time_to(size), np.zeros(4), np.full((4, 1), -np.inf), np.ones((4, 1)))
     rows, start = np.array([0, 0, 0, 1]), np.array([0.0, 0.0])
-    day = clinic._new_lesion(clock, rows, organ, clock.age_at(start[rows]), start, 2)
+    small = clock.cells_at(start[rows]) < size
+    day = clinic._new_lesion(clock, rows, organ, small, law.time_to(size), start, 2)
     assert day[0] == pytest.approx(300.0, abs=1e-3)
     assert day[1] == np.inf

@@ -357,6 +357,7 @@ class Clinic:
         end = t_m + FAILURE_SEARCH_YEARS * DAYS_PER_YEAR
         local_kill = p[f"metastatic.brain_local_log_kill.{era}"]
         step = np.ones(len(rows)) if speed is None else speed
+        a_detect = clock.law.time_to(self.detect_cells[organ])  # age at its organ's detection size
         for k in range(max_lines):
             reg = regimens[:, k]
             active = (reg >= 0) & (t < end)
@@ -369,20 +370,22 @@ class Clinic:
             item_pen = pen[np.maximum(reg, 0)[rows], np.arange(len(rows))]
             log_kill = -np.log(phi)[rows] * item_pen
             before = clock.age_at(t[rows])
+            size = clock.law.size(np.maximum(before, 0.0))
+            big = (before >= 0) & (size >= self.detect_cells[organ])
             # brain metastases found by then also get local treatment (surgery, radiosurgery, WBRT)
-            found = brain & (before >= 0) & (clock.law.size(np.maximum(before, 0.0)) >= self.detect_cells[organ])
+            found = brain & big
             log_kill = log_kill + np.where(found, local_kill, 0.0)
             clock.extend(t[rows], step, lambda _k, cells, alive: (np.where(alive, log_kill, 0.0),
                                                                                   np.ones(len(rows))))
             after = np.where(clock.dead <= t[rows], 0.0, clock.A[:, -1])
             reach = (item_pen > 0) & (before >= 0)
-            idx = _segment_max_index(np.where(reach, clock.law.size(np.maximum(before, 0.0)), -1.0), rows, n)
+            idx = _segment_max_index(np.where(reach, size, -1.0), rows, n)
             j = np.maximum(idx, 0)
             drop = np.where((idx >= 0) & reach[j], before[j] - after[j], 0.0)
             t = t + np.maximum(p["metastatic.evaluation_days"], drop)
             # a new lesion outside the brain is progression too, however the largest one fares
             t = np.minimum(t, np.maximum(starts[:, k] + p["metastatic.evaluation_days"],
-                                         self._new_lesion(clock, rows, organ, before, starts[:, k], n)))
+                                         self._new_lesion(clock, rows, organ, ~big, a_detect, starts[:, k], n)))
             self._brain_local(clock, rows, brain, starts[rows, k], t, local_kill)
         # brain metastases that appear after the last line are still treated locally
         for _ in range(BRAIN_LOCAL_AFTER_LINES):
@@ -390,20 +393,19 @@ class Clinic:
             self._brain_local(clock, rows, brain, last, end, local_kill)
         return starts
 
-    def _new_lesion(self, clock: Clock, rows: np.ndarray, organ: np.ndarray, before: np.ndarray,
-                    start: np.ndarray, n: int) -> np.ndarray:
+    def _new_lesion(self, clock: Clock, rows: np.ndarray, organ: np.ndarray, small: np.ndarray,
+                    a_detect: np.ndarray, start: np.ndarray, n: int) -> np.ndarray:
         """Per patient, the first day after a line's ``start`` on which a colony outside the brain that
         was below its organ's detection size then (or not yet founded) reaches it: a new lesion,
         progression by RECIST 1.1 (Eisenhauer et al. 2009 Eur J Cancer 45:228; in the 1990 era by
         the WHO criteria, Miller et al. 1981 Cancer 47:207) however the index lesion fares; inf if
         none. New brain lesions are treated locally and the line goes on (:meth:`_brain_local`;
-        ESMO ABC 5, Cardoso et al. 2020)."""
-        small = (before < 0) | (clock.law.size(np.maximum(before, 0.0)) < self.detect_cells[organ])
+        ESMO ABC 5, Cardoso et al. 2020). ``small``: each colony below its detection size (or not
+        yet founded) at the start; ``a_detect``: its age at that size."""
         idx = np.flatnonzero(small & (organ != self.brain) & np.isfinite(start[rows]))
         if not idx.size:
             return np.full(n, np.inf)
-        sub = clock.take(idx)
-        d = sub.first_reach(sub.law.time_to(self.detect_cells[organ[idx]]), after=start[rows[idx]])
+        d = clock.take(idx).first_reach(a_detect[idx], after=start[rows[idx]])
         return _segment_min(d, rows[idx], n)
 
     def _brain_local(self, clock: Clock, rows: np.ndarray, brain: np.ndarray, after: np.ndarray,
